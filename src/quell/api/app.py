@@ -1,0 +1,43 @@
+"""The FastAPI application: API under /api/v1 and the console, on one port."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Engine
+
+import quell
+from quell.api import admin, incidents, inventory
+from quell.api.errors import install_error_handlers
+from quell.settings import Settings
+from quell.store.db import get_engine
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    """Every phase's router, under /api/v1. A phase adds its router to this list."""
+    router = APIRouter(prefix=API_PREFIX)
+    for module in (inventory, incidents, admin):
+        router.include_router(module.router)
+    return router
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="quell",
+        version=quell.__version__,
+        description="Incident response for AI systems.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine or get_engine(settings.database_url)
+    install_error_handlers(app)
+    app.include_router(api_router())
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

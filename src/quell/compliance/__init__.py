@@ -1,0 +1,1 @@
+"""Framework mappings and regulatory clocks, both kept as data files in ``data/``."""

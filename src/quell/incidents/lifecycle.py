@@ -1,0 +1,98 @@
+"""The incident's vocabulary and state machine: statuses, legal moves, severities, roles."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from quell.errors import Conflict, InvalidInput
+
+STATUSES: Final = ("triggered", "acknowledged", "mitigated", "resolved", "closed")
+OPEN_STATUSES: Final = frozenset({"triggered", "acknowledged", "mitigated"})
+
+# Forward moves follow the playbook; the backward ones are the legal corrections:
+# a mitigation that did not hold (mitigated -> acknowledged), a reopen (resolved -> acknowledged).
+TRANSITIONS: Final[dict[str, frozenset[str]]] = {
+    "triggered": frozenset({"acknowledged", "mitigated", "resolved"}),
+    "acknowledged": frozenset({"mitigated", "resolved"}),
+    "mitigated": frozenset({"resolved", "acknowledged"}),
+    "resolved": frozenset({"closed", "acknowledged"}),
+    "closed": frozenset(),
+}
+
+# The timestamp each status sets when it is first reached.
+STATUS_TIMESTAMP: Final = {
+    "acknowledged": "acknowledged_at",
+    "mitigated": "mitigated_at",
+    "resolved": "resolved_at",
+    "closed": "closed_at",
+}
+
+SEVERITIES: Final = ("SEV-1", "SEV-2", "SEV-3", "SEV-4")
+
+ARCHETYPES: Final = (
+    "prompt_injection",
+    "data_exfiltration",
+    "model_manipulation",
+    "misinformation_cascade",
+    "toxicity_abuse",
+    "agentic_misalignment",
+    "unclassified",
+)
+
+ROLES: Final = (
+    "incident_commander",
+    "scribe",
+    "technical_lead",
+    "comms_lead",
+    "legal_liaison",
+)
+
+ROLE_TITLES: Final = {
+    "incident_commander": "Incident commander",
+    "scribe": "Scribe",
+    "technical_lead": "Technical lead",
+    "comms_lead": "Comms lead",
+    "legal_liaison": "Legal/compliance liaison",
+}
+
+
+def check_transition(current: str, target: str) -> None:
+    """Raise unless moving from `current` to `target` is a legal step of the state machine."""
+    if target not in STATUSES:
+        raise InvalidInput(
+            f"unknown status {target!r}; expected one of {', '.join(STATUSES)}", field="to"
+        )
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (closed is final)"
+        raise Conflict(f"cannot move an incident from {current} to {target}; allowed: {allowed}")
+
+
+def check_severity(value: str) -> str:
+    if value not in SEVERITIES:
+        raise InvalidInput(
+            f"unknown severity {value!r}; expected one of {', '.join(SEVERITIES)}",
+            field="severity",
+        )
+    return value
+
+
+def check_archetype(value: str) -> str:
+    if value not in ARCHETYPES:
+        raise InvalidInput(
+            f"unknown archetype {value!r}; expected one of {', '.join(ARCHETYPES)}",
+            field="archetype",
+        )
+    return value
+
+
+def check_role(value: str) -> str:
+    if value not in ROLES:
+        raise InvalidInput(
+            f"unknown role {value!r}; expected one of {', '.join(ROLES)}", field="role"
+        )
+    return value
+
+
+def severity_rank(severity: str) -> int:
+    """1 for SEV-1 (worst) .. 4 for SEV-4."""
+    return SEVERITIES.index(severity) + 1

@@ -1,0 +1,30 @@
+"""Every table of quell, imported in one place so that the metadata is complete.
+
+Each phase keeps its tables beside its logic (``<phase>/models.py``); this module is the list.
+"""
+
+from quell.auth.models import ApiToken, User
+from quell.incidents.models import Incident, RoleAssignment, TimelineEvent, incident_systems
+from quell.inventory.models import (
+    AISystem,
+    Risk,
+    Team,
+    TeamMember,
+    risk_incidents,
+    system_dependencies,
+)
+
+__all__ = [
+    "AISystem",
+    "ApiToken",
+    "Incident",
+    "Risk",
+    "RoleAssignment",
+    "Team",
+    "TeamMember",
+    "TimelineEvent",
+    "User",
+    "incident_systems",
+    "risk_incidents",
+    "system_dependencies",
+]
