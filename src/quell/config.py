@@ -34,6 +34,21 @@ class QuellConfig(Strict):
 # The apply function takes (session, validated section) and returns {name: outcome}.
 EXTRA_SECTIONS: dict[str, tuple[type[Any], Any]] = {}
 
+# The modules that register sections when imported; a phase adds its module here.
+SECTION_MODULES: tuple[str, ...] = ()
+
+
+def register_section(key: str, model: type[Any], apply: Any) -> None:
+    """Declare a top-level quell.yaml section of another phase."""
+    EXTRA_SECTIONS[key] = (model, apply)
+
+
+def _load_sections() -> None:
+    import importlib
+
+    for name in SECTION_MODULES:
+        importlib.import_module(name)
+
 
 class ConfigError(InvalidInput):
     """quell.yaml could not be read or validated; the message names the file and the field."""
@@ -56,6 +71,7 @@ def load_config(path: Path) -> tuple[QuellConfig, dict[str, Any]]:
 
 
 def parse_config(raw: Any, *, source: str = "quell.yaml") -> tuple[QuellConfig, dict[str, Any]]:
+    _load_sections()
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level")
     unknown = [k for k in raw if k not in QuellConfig.model_fields and k not in EXTRA_SECTIONS]
