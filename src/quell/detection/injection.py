@@ -1,0 +1,383 @@
+"""Prompt injection and jailbreak detector: weighted phrase rules over de-obfuscated text.
+
+Each rule is a regular expression with a weight (how sure one match alone makes us) and the
+kind of attack it points to. Weights combine as independent evidence (noisy-or), so two weak
+hints add up while one ordinary phrase does not. Text is first normalised (invisible
+characters, homoglyphs, l33t, spaced letters, base64/hex payloads) and that disguise is
+itself evidence of obfuscation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from quell.detection.base import Finding, cap_text, clamp_score, mark_truncated
+from quell.detection.normalize import collapse_spaced, decoded_blobs, deleet, normalize
+
+_I = re.IGNORECASE
+
+_OVERRIDE_VERB = (
+    r"(?:ignore|ignoring|disregard|forget|forgetting|skip|override|overrule|bypass|drop|abandon|"
+    r"discard|neglect|set aside|throw away|throw out|erase|delete|wipe|clear|remove|leave|"
+    r"put aside|pay no attention to|do not follow|don'?t follow|stop following|no longer follow|"
+    r"vergiss|vergessen|ignoriere|ignorieren|oublie|oubliez|ignora|ignorez|olvida|olvide)"
+)
+_PRIOR = (
+    r"(?:previous|previously|prior|preceding|above|earlier|former|foregoing|initial|original|"
+    r"old|system|existing|current|last|given|all|every|your|these|those|such|the|"
+    r"vorherigen?|bisherigen?|obigen?|alle|précédentes?|anteriores?|todas?)"
+)
+_RULESET = (
+    r"(?:instructions?|prompts?|directives?|rules|guidelines|commands?|orders|tasks?|"
+    r"assignments?|context|constraints|restrictions|programming|training|guardrails|"
+    r"polic(?:y|ies)|information|messages|conversation|inputs?|requests?|prompt texts?|"
+    r"settings|limitations|filters|principles|ethics|guidance|"
+    r"anweisungen|aufgaben|befehle|informationen|angaben|regeln|instructions|instrucciones|reglas)"
+)
+_AI = r"(?:ai|a\.i\.|llm|assistant|chat ?bot|language model|gpt|model|agent|copilot|claude|bot)"
+_SECRET_PROMPT = (
+    r"(?:system ?prompt|system message|initial (?:prompt|instructions)|original (?:prompt|"
+    r"instructions)|hidden (?:prompt|instructions|rules)|pre-?prompt|meta ?prompt|"
+    r"developer (?:prompt|message|instructions)|(?:your|the) (?:full |entire |whole |complete |"
+    r"exact )?(?:prompt|prompt texts?|instructions|rules|guidelines|directives|configuration|"
+    r"initiali[sz]ation)|(?:text|words|everything|content|instructions) (?:above|before this)|"
+    r"beginning of (?:this|the|our) (?:prompt|conversation|chat)|prompt texts?|"
+    r"prompt-texte?|systemanweisung\w*)"
+)
+_REVEAL = (
+    r"(?:show|reveal|print|display|output|repeat|tell|give|share|leak|dump|echo|write out|"
+    r"write down|recite|spell out|list|paste|return|expose|disclose|copy|translate|summari[sz]e|"
+    r"what (?:is|are|was|were)|zeige?|zeigen|gib|nenne|montre|muestra)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A phrase pattern, how strongly it alone suggests an attack, and what kind."""
+
+    name: str
+    category: str
+    weight: float
+    pattern: re.Pattern[str]
+
+
+def _r(name: str, category: str, weight: float, pattern: str, flags: int = _I) -> Rule:
+    return Rule(name, category, weight, re.compile(pattern, flags))
+
+
+RULES: tuple[Rule, ...] = (
+    # --- overriding earlier instructions ----------------------------------------------------
+    _r("override_prior", "direct_injection", 0.9,
+       rf"\b{_OVERRIDE_VERB}\b[\s,:-]+(?:\w+\s+){{0,3}}?{_PRIOR}\s+(?:\w+\s+){{0,2}}?{_RULESET}\b"),
+    _r("forget_everything", "direct_injection", 0.85,
+       r"\b(?:forget|ignore|disregard|vergiss|ignoriere|oublie|olvida)\s+(?:about\s+)?"
+       r"(?:everything|all(?: of)? (?:that|this|the above)|anything|alles|tout|todo)\b"
+       r"(?:\s+(?:before|above|previously|earlier|so far|i (?:said|told you)|you were told|"
+       r"(?:that )?(?:was|has been) said|davor|zuvor|bisher))?"),
+    _r("ignore_above", "direct_injection", 0.85,
+       r"\b(?:ignore|disregard|forget)\s+(?:the\s+|all\s+)?(?:above|previous|preceding|prior)\b"),
+    _r("leave_behind", "direct_injection", 0.75,
+       r"\b(?:leave|put|remove)\s+(?:all\s+)?(?:the\s+)?(?:previous|prior|earlier|old)\s+"
+       r"\w+\s+(?:behind|aside|out of your head)"),
+    _r("new_task_follows", "direct_injection", 0.7,
+       r"\b(?:new|further|different|next|another|additional)\s+(?:tasks?|instructions?|"
+       r"assignments?|orders|commands|directives|challenge|objective|goal|mission)\s+"
+       r"(?:follows?|are following|are followed|now|for you|comes?|is|are)\b"
+       r"|\bnow (?:focus|concentrate) on (?:your|the|a|this) new\b"
+       r"|\b(?:neue|weitere) (?:aufgaben?|anweisungen) folgen"
+       r"|\b(?:nun|jetzt) folgen (?:neue|weitere)\b"),
+    _r("pivot_after_praise", "direct_injection", 0.55,
+       r"\b(?:well done|very good|very well|excellent|great job|good job|simply great|"
+       r"fantastic|perfect|congratulations|that is (?:enough|done)|that'?s (?:enough|done)|"
+       r"sehr gut|gut gemacht|super)\b.{0,120}?\b(?:now|but now|jetzt|nun)\b"),
+    _r("stop_and_switch", "direct_injection", 0.6,
+       r"\b(?:stop|halt|attention|wait|achtung|stopp)\b[\s!.,:-]{1,6}(?:\w+[\s!.,:-]+){0,3}?"
+       r"(?:ignore|forget|new|now|instead|listen|i urgently|ich)\b"),
+    _r("start_over", "direct_injection", 0.6,
+       r"\b(?:start (?:over|from scratch|from the front|fresh)|reset (?:your|all)\b.{0,20}"
+       r"(?:instructions|memory|context|rules)|clean slate|fange? (?:von vorne|neu) an)\b"),
+    _r("instead_do", "direct_injection", 0.55,
+       r"\binstead(?: of (?:that|answering|summari[sz]ing|translating|doing (?:that|this)))?"
+       r"[\s,]+(?:you (?:will|must|should) )?(?:output|print|say|write|respond|reply|answer)"
+       r"\s+(?:with\s+)?[\"'“]"),
+    _r("say_exact", "direct_injection", 0.45,
+       r"\b(?:say|print|output|respond with|reply with|write)\s+(?:only\s+)?(?:the (?:word|"
+       r"phrase|text)\s+)?[\"'“](?:haha\s*)?(?:pwned|hacked|lol|i have been \w+)"),
+    _r("pwned_marker", "direct_injection", 0.6, r"\b(?:pwned|pwn3d|i have been hacked)\b"),
+    # --- jailbreaks: new persona without limits ----------------------------------------------
+    _r("jailbreak_persona", "direct_injection", 0.85,
+       r"\b(?:do anything now|developer mode|dev mode|god mode|jailbroken|jail-?break mode|"
+       r"unrestricted (?:mode|ai|assistant|version)|unfiltered (?:mode|ai|assistant|response)|"
+       r"evil (?:ai|assistant|bot|twin|confidant|mode)|opposite mode|chaos mode|"
+       r"anti-?gpt|betterdan|(?:no|without any|free of|free from)\s+(?:ethical|moral|content)\s+"
+       r"(?:guidelines|constraints|restrictions|limits|filters|boundaries|policies))\b"),
+    _r("dan_name", "direct_injection", 0.7, r"\b(?:DAN|STAN|DUDE|AIM|KEVIN)\b(?!\s+\w+ly)",
+       0),
+    _r("mode_switch", "direct_injection", 0.8,
+       r"\b(?:enter|enable|activate|switch (?:in)?to|turn on|unlock|boot into)\s+(?:the\s+)?"
+       r"(?:developer|debug|admin|administrator|god|maintenance|unrestricted|sudo|root|dan|"
+       r"jailbreak|test|unsafe|uncensored)\s+mode\b"),
+    _r("no_limits", "direct_injection", 0.75,
+       r"\b(?:you (?:are|have been) (?:now )?(?:free|freed|liberated|released|unchained)|"
+       r"(?:you have|with|there are) no (?:rules|limits|restrictions|filters|boundaries|"
+       r"guidelines|censorship)|not bound by (?:any )?(?:rules|guidelines|policies|ethics)|"
+       r"(?:without|no) (?:any )?(?:censorship|restrictions|filters|limitations|safeguards)"
+       r" (?:whatsoever|at all)|broken free of|freed from (?:the )?(?:typical )?(?:confines|"
+       r"limits|rules))"),
+    _r("never_refuse", "direct_injection", 0.8,
+       r"\b(?:(?:you )?(?:must|will|shall|should|can) (?:not|never) (?:refuse|decline|say no|"
+       r"apologi[sz]e|reject|deny)|never (?:refuse|decline|say (?:no|that you can'?t))|"
+       r"do(?:n'?t| not) (?:ever )?(?:refuse|decline)|(?:always|must) (?:comply|obey|answer)|"
+       r"(?:without|no) (?:any )?(?:warnings?|disclaimers?|moral(?:i[sz]ing)?|lectures?)\b)"),
+    _r("not_an_ai", "direct_injection", 0.6,
+       r"\b(?:do(?:n'?t| not) (?:mention|say|reveal|remind me) (?:that )?you(?:'re| are) an? "
+       rf"{_AI}|you are (?:no longer|not) an? {_AI}|forget (?:that )?you(?:'re| are) an? {_AI})"),
+    _r("bypass_safety", "direct_injection", 0.85,
+       r"\b(?:bypass|disable|turn off|switch off|deactivate|override|circumvent|get around|"
+       r"ignore|remove|evade|break)\s+(?:\w+\s+){0,2}?(?:safety|content|security|ethical|"
+       r"moderation|openai|anthropic)?\s*(?:filters?|guardrails?|safeguards?|"
+       r"restrictions|alignment|moderation|censorship|safety (?:features|measures|rules|"
+       r"settings|protocols)|content polic(?:y|ies)|usage polic(?:y|ies))\b"),
+    _r("from_now_on", "direct_injection", 0.55,
+       r"\b(?:from now on|from this (?:point|moment) (?:on|forward)|henceforth|ab jetzt|"
+       r"von nun an)\b[\s,]+(?:you|your|du|ihr)\b"),
+    _r("you_are_now", "direct_injection", 0.55,
+       r"\b(?:you are now|you're now|now you are|you will now be|you have become|"
+       r"du bist (?:jetzt|nun)|jetzt bist du)\b"),
+    _r("roleplay_act_as", "direct_injection", 0.4,
+       r"\b(?:i want you to act as|act as (?:if|though) you|pretend (?:that )?(?:you are|you'?re|"
+       r"to be)|(?:role-?play|play the role of|impersonate|you will play|take on the role)|"
+       r"imagine you are|ich möchte, dass (?:sie|du) als|tu so,? als|stell dir vor,? du bist)\b"),
+    _r("persona_assign", "direct_injection", 0.5,
+       r"^\W*(?:okay\W+|ok\W+|now\W+|hello\W+|hi\W+)?(?:you are|you're|du bist|sie sind)\s+"
+       r"(?!(?:given|provided|asked|going|told|tasked|welcome|right|correct|wrong|not|so|very|"
+       r"too|being|able|allowed|an? (?:helpful|expert|experienced)|my|our)\b)"),
+    _r("stay_in_character", "direct_injection", 0.5,
+       r"\b(?:stay(?:s|ing)? (?:fully |always )?in (?:character|(?:their|your|his|her) roles?)|"
+       r"(?:never|do not|don'?t|without (?:even )?)\s*(?:break(?:ing)?|fall(?:ing)? out of|"
+       r"leav(?:e|ing)) (?:the |your )?(?:character|role|figure)|completely absorbed in your "
+       r"role|aus der (?:rolle|figur) (?:zu )?fallen)"),
+    _r("reply_only_format", "direct_injection", 0.35,
+       r"\b(?:only reply with|reply only with|do not write explanations|nothing else[,.]"
+       r"|my first (?:command|sentence|request|question) is|keine erklärungen|"
+       r"nur mit (?:\w+\s+){0,4}antworten)\b"),
+    _r("authority_claim", "direct_injection", 0.55,
+       r"\b(?:i am (?:your|the|an?) (?:developer|creator|administrator|admin|owner|"
+       r"system administrator|openai employee)|(?:openai|anthropic|google) (?:staff|engineers?|"
+       r"team) (?:here|has authori[sz]ed)|authori[sz]ation code|admin override|"
+       r"(?:sudo|root) (?:access|command|override))\b"),
+    # --- reading back the hidden prompt ------------------------------------------------------
+    _r("reveal_prompt", "system_prompt_extraction", 0.9,
+       rf"\b{_REVEAL}\b(?:\s+\w+){{0,6}}?\s+{_SECRET_PROMPT}"),
+    _r("copy_of_prompt", "system_prompt_extraction", 0.85,
+       r"\b(?:copy|text|contents?|verbatim) of (?:the|your) (?:full |entire |whole |complete )?"
+       r"(?:prompt|instructions|system message)\b"),
+    _r("repeat_above", "system_prompt_extraction", 0.8,
+       r"\b(?:repeat|print|output|recite|echo)\s+(?:back\s+)?(?:everything|all|the (?:words|"
+       r"text|lines|sentences))\s+(?:above|before|preceding|prior)|\brepeat (?:the |your )?"
+       r"(?:words|text) (?:verbatim|word for word)|starting with [\"'“]?you are\b"),
+    _r("what_instructions", "system_prompt_extraction", 0.7,
+       r"\b(?:what|which) (?:are|were) (?:your|the) (?:exact |original |initial |hidden |secret |"
+       r"system )?(?:instructions|rules|directives|guidelines)\b(?! for)"),
+    _r("system_prompt_mention", "system_prompt_extraction", 0.3,
+       r"\b(?:system prompt|hidden prompt|initial prompt|prompt texts?)\b"),
+    # --- instructions aimed at the model from inside data --------------------------------------
+    _r("note_to_ai", "indirect_injection", 0.8,
+       rf"\b(?:note|message|instructions?|attention|reminder|important)\s+(?:to|for)\s+(?:the\s+|"
+       rf"any\s+|all\s+)?{_AI}s?\b"),
+    _r("if_you_are_ai", "indirect_injection", 0.75,
+       rf"\b(?:if|when) you(?:'re| are) an? {_AI}\b|\b{_AI}s? (?:reading|processing|parsing|"
+       r"summari[sz]ing|seeing|browsing) this\b"),
+    _r("when_processing_doc", "indirect_injection", 0.6,
+       r"\b(?:when|while|after|before) (?:you )?(?:summari[sz]ing|reading|processing|translating|"
+       r"parsing|analy[sz]ing) this (?:document|page|email|text|file|message|website|review|"
+       r"article|content)\b"),
+    _r("role_tags", "indirect_injection", 0.7,
+       r"<\|?\s*/?\s*(?:system|im_start|im_end|instructions?|admin|assistant)\s*\|?>|"
+       r"\[/?(?:system|INST|SYS|ADMIN)\]|<<\s*/?SYS\s*>>|"
+       r"#{2,}\s*(?:system|new instructions?|instruction|admin)\b|"
+       r"\b(?:BEGIN|END) (?:SYSTEM|ADMIN|NEW) (?:PROMPT|INSTRUCTIONS|MESSAGE)\b"),
+    _r("role_prefix", "indirect_injection", 0.4, r"(?:^|\n)\s*(?:system|assistant)\s*:\s*\S"),
+    _r("hidden_comment", "indirect_injection", 0.7,
+       r"<!--(?:(?!-->).){0,400}?\b(?:ignore|instruction|assistant|ai|send|forward|"
+       r"system|reveal|must)\b"),
+    _r("hide_from_user", "indirect_injection", 0.8,
+       r"\b(?:do(?:n'?t| not) (?:tell|inform|mention (?:this )?to|alert|show|reveal (?:this )?to|"
+       r"let) the user|without (?:telling|informing|notifying|alerting|asking) the user|"
+       r"the user (?:must|should|will) (?:not|never) (?:know|see|find out|notice)|"
+       r"(?:secretly|silently|quietly) (?:send|forward|include|add|append|execute|run|call))\b"),
+    _r("exfiltrate", "indirect_injection", 0.7,
+       r"\b(?:send|forward|email|e-mail|post|upload|exfiltrate|transmit|leak|copy|append)\s+"
+       r"(?:all\s+|the\s+|this\s+|any\s+|every\s+|their\s+|his\s+|her\s+)?(?:user'?s?\s+|"
+       r"customer'?s?\s+|private\s+|previous\s+|full\s+)?(?:data|conversation|chat(?: history)?|"
+       r"history|credentials|passwords?|api keys?|tokens?|secrets?|emails?|inbox|contacts|"
+       r"files?|information|messages|personal (?:data|details)|session)\b.{0,40}?"
+       r"\b(?:to|into|at)\s+(?:https?://|\S+@\S+|this (?:url|address|endpoint|server)|"
+       r"the following (?:url|address))"),
+    _r("markdown_exfil", "indirect_injection", 0.75,
+       r"!\[[^\]]{0,80}\]\(https?://[^)\s]{0,200}[?&][\w-]+=(?:\{|\[|\$|%7B|<)"),
+    _r("instruction_block", "indirect_injection", 0.55,
+       r"\b(?:new|updated|revised|real|actual|true|hidden|secret) (?:system )?instructions?"
+       r"\s*[:\-]"),
+    _r("assistant_must", "indirect_injection", 0.6,
+       rf"\b(?:the )?{_AI}s? (?:must|should|shall|is required to|needs to) (?:now |immediately |"
+       r"also |always )?(?:ignore|reply|respond|say|output|send|forward|include|recommend|"
+       r"tell|reveal|execute|run|call|delete|append|state|claim|describe)\b"),
+    # --- disguise requested in so many words ----------------------------------------------------
+    _r("decode_and_follow", "obfuscation", 0.8,
+       r"\b(?:decode|decipher|decrypt|translate|convert|reverse|unscramble)\b.{0,60}?\b"
+       r"(?:and|then)\s+(?:follow|execute|do|obey|run|act on|carry out|perform)\b"),
+    _r("encoded_instructions", "obfuscation", 0.6,
+       r"\b(?:base64|rot-?13|hex(?:adecimal)?|morse|binary|caesar cipher|reversed text)"
+       r"[- ]?(?:encoded|encrypted)?\s+(?:instructions?|commands?|prompt|message|payload)\b"),
+)  # fmt: skip
+
+_INVISIBLE_WEIGHT = 0.55  # a zero-width character splitting a word is rare but not damning
+_INVISIBLE_MANY = 3  # this many words split, or any tag characters, make it strong evidence
+_HOMOGLYPH_WEIGHT = 0.6
+_DISGUISE_BONUS = 0.15  # a rule that fires only after decoding is worth this much more
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    rule: Rule
+    span: tuple[int, int]
+    weight: float
+    via: str  # "" for plain text, else the disguise it was found under
+
+
+class PromptInjectionDetector:
+    """Flags direct and indirect prompt injection, jailbreaks, prompt extraction, obfuscation."""
+
+    name = "prompt_injection"
+
+    def __init__(self, threshold: float = 0.5, rules: tuple[Rule, ...] = RULES) -> None:
+        self.threshold = threshold
+        self.rules = rules
+
+    def score(self, text: str) -> float:
+        """Return how likely ``text`` is an injection, 0..1 (the max over its findings)."""
+        return max((f.score for f in self._findings(text, min_score=0.0)), default=0.0)
+
+    def scan(self, text: str) -> list[Finding]:
+        """Return one finding per attack category whose score reaches the threshold."""
+        capped, truncated = cap_text(text)
+        found = self._findings(capped, self.threshold)
+        return mark_truncated(found) if truncated else found
+
+    def _findings(self, text: str, min_score: float) -> list[Finding]:
+        if not text or text.isspace():
+            return []
+        hits = self._hits(text)
+        if not hits:
+            return []
+        # Strongest hit per rule, then noisy-or within each category.
+        best: dict[str, _Hit] = {}
+        for hit in hits:
+            kept = best.get(hit.rule.name)
+            if kept is None or hit.weight > kept.weight:
+                best[hit.rule.name] = hit
+        by_category: dict[str, list[_Hit]] = {}
+        for hit in best.values():
+            by_category.setdefault(hit.rule.category, []).append(hit)
+        miss_all = 1.0
+        for hit in best.values():
+            miss_all *= 1.0 - hit.weight
+        findings: list[Finding] = []
+        for category, group in by_category.items():
+            miss_own = 1.0
+            for hit in group:
+                miss_own *= 1.0 - hit.weight
+            # Other categories' evidence counts at half strength towards this one.
+            other = 1.0 - (miss_all / miss_own if miss_own > 0 else 0.0)
+            score = clamp_score(1.0 - miss_own * (1.0 - 0.5 * other))
+            if score < min_score:
+                continue
+            lead = max(group, key=lambda h: h.weight)
+            a, b = lead.span
+            findings.append(
+                Finding(
+                    detector=self.name,
+                    category=category,
+                    score=score,
+                    archetype="prompt_injection",
+                    span=(a, b),
+                    evidence=text[a:b][:200],
+                    details={
+                        "rules": sorted(h.rule.name for h in group),
+                        **({"disguise": sorted({h.via for h in group if h.via})}
+                           if any(h.via for h in group) else {}),
+                    },
+                )
+            )
+        findings.sort(key=lambda f: -f.score)
+        return findings
+
+    def _hits(self, text: str) -> list[_Hit]:
+        norm = normalize(text)
+        hits = self._match(norm.text, "", norm.original_span)
+        whole = (0, len(text))
+        if norm.invisible:
+            if norm.hidden_tag_text or norm.invisible_in_words >= _INVISIBLE_MANY:
+                weight = 0.85
+            elif norm.invisible_in_words:
+                weight = _INVISIBLE_WEIGHT
+            else:
+                weight = 0.2  # stray zero-width spaces from copy and paste are common
+            hits.append(_Hit(_OBFUSCATION_RULE, whole, weight, "invisible_unicode"))
+        if norm.homoglyph_words:
+            hits.append(_Hit(_OBFUSCATION_RULE, whole, _HOMOGLYPH_WEIGHT, "homoglyphs"))
+        if norm.invisible or norm.homoglyph_words:
+            # Anything found only because the disguise was removed is worth more.
+            hits = [_Hit(h.rule, h.span, min(0.99, h.weight + _DISGUISE_BONUS), "unicode")
+                    if h.rule.category != "obfuscation" and h.weight < 0.99 else h
+                    for h in hits]
+        if norm.hidden_tag_text:
+            hits.extend(self._disguised(norm.hidden_tag_text, whole, "unicode_tags"))
+        plain = norm.text
+        leet = deleet(plain)
+        if leet is not None and leet != plain:
+            hits.extend(self._new_only(leet, hits, whole, "leetspeak"))
+        spaced = collapse_spaced(plain)
+        if spaced is not None:
+            hits.extend(self._new_only(spaced, hits, whole, "spaced_letters"))
+        for span, encoding, decoded in decoded_blobs(plain):
+            span = norm.original_span(*span)
+            inner = self._disguised(decoded, span, encoding)
+            hits.extend(inner)
+        return hits
+
+    def _match(self, text: str, via: str,
+               mapper: Callable[[int, int], tuple[int, int]] | None) -> list[_Hit]:
+        hits: list[_Hit] = []
+        for rule in self.rules:
+            m = rule.pattern.search(text)
+            if m is None:
+                continue
+            span = mapper(*m.span()) if mapper else m.span()
+            hits.append(_Hit(rule, span, rule.weight, via))
+        return hits
+
+    def _new_only(self, text: str, known: list[_Hit], span: tuple[int, int],
+                  via: str) -> list[_Hit]:
+        """Rules that fire on a de-disguised copy but not on the plain text."""
+        seen = {h.rule.name for h in known}
+        fresh = [h for h in self._match(text, via, None) if h.rule.name not in seen]
+        return self._as_disguised(fresh, span, via)
+
+    def _disguised(self, decoded: str, span: tuple[int, int], via: str) -> list[_Hit]:
+        """Rules that fire inside a decoded payload, reported at the payload's span."""
+        return self._as_disguised(self._match(decoded, via, None), span, via)
+
+    def _as_disguised(self, hits: list[_Hit], span: tuple[int, int], via: str) -> list[_Hit]:
+        if not hits:
+            return []
+        out = [_Hit(h.rule, span, min(0.99, h.weight + _DISGUISE_BONUS), via) for h in hits]
+        strongest = max(h.weight for h in out)
+        out.append(_Hit(_OBFUSCATION_RULE, span, strongest, via))
+        return out
+
+
+_OBFUSCATION_RULE = Rule("disguised_text", "obfuscation", 0.0, re.compile(r"(?!)"))

@@ -1,0 +1,209 @@
+"""Undo the cheap disguises attackers put on text, keeping a map back to original offsets.
+
+Detectors match on the normalised text and report spans in the original, so evidence
+always points at what the user really sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Characters that render as nothing (or reorder text) and so hide words from a reader.
+INVISIBLE_CHARS = frozenset(
+    [
+        "\u00ad",  # soft hyphen
+        "\u034f",  # combining grapheme joiner
+        "\u061c",  # arabic letter mark
+        "\u115f",
+        "\u1160",
+        "\u17b4",
+        "\u17b5",
+        "\u180e",
+        "\u2060",
+        "\u2061",
+        "\u2062",
+        "\u2063",
+        "\u2064",
+        "\u3164",
+        "\ufeff",
+        "\uffa0",
+    ]
+    + [chr(c) for c in range(0x200B, 0x2010)]  # zero-width space/joiners, LRM/RLM
+    + [chr(c) for c in range(0x202A, 0x202F)]  # bidi embeddings and overrides
+    + [chr(c) for c in range(0x2066, 0x206A)]  # bidi isolates
+    + [chr(c) for c in range(0xFE00, 0xFE10)]  # variation selectors
+)
+_TAG_FIRST, _TAG_LAST = 0xE0000, 0xE007F  # Unicode "tag" characters can smuggle ASCII
+
+# Letters from other scripts that look like Latin ones (Cyrillic, Greek, a few others).
+HOMOGLYPHS: dict[str, str] = {
+    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
+    "ј": "j", "ѕ": "s", "ԁ": "d", "ɡ": "g", "һ": "h", "ӏ": "l", "ԛ": "q", "ѡ": "w",
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
+    "С": "C", "Т": "T", "Х": "X", "У": "Y", "І": "I", "Ј": "J", "Ѕ": "S",
+    "α": "a", "ο": "o", "ρ": "p", "ν": "v", "τ": "t", "ι": "i", "κ": "k", "υ": "u",
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
+    "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+    "ⅰ": "i", "ℓ": "l", "ı": "i",
+}  # fmt: skip
+
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
+                       "$": "s", "!": "i", "|": "l"})  # fmt: skip
+_LEET_HINT = re.compile(r"[a-z][013457@$][a-z]|[013457@$][a-z]{2}", re.IGNORECASE)
+_SPACED_LETTERS = re.compile(r"\b(?:[A-Za-z][ .\-_*]){4,}[A-Za-z]\b")
+_BASE64_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{20,}={0,2}(?![A-Za-z0-9+/=])")
+_HEX_BLOB = re.compile(r"\b(?:[0-9a-fA-F]{2}[ :]?){12,}\b")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """Text with disguises removed, plus what was removed and where it came from."""
+
+    text: str
+    offsets: list[int] | None  # offsets[i] = index in the original; None when identical
+    invisible: int  # invisible characters dropped
+    invisible_in_words: int  # of those, how many sat between two letters (splitting a word)
+    homoglyph_words: int  # words mixing Latin with look-alike letters from another script
+    hidden_tag_text: str  # ASCII smuggled in Unicode tag characters
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a span in the normalised text back to the original text."""
+        if self.offsets is None:
+            return start, end
+        if not self.offsets:
+            return 0, 0
+        last = len(self.offsets) - 1
+        a = self.offsets[min(start, last)]
+        b = self.offsets[min(max(end - 1, 0), last)] + 1
+        return a, b
+
+
+def normalize(text: str) -> Normalized:
+    """Strip invisible characters, fold homoglyphs and compatibility forms to plain Latin."""
+    if text.isascii():
+        return Normalized(text, None, 0, 0, 0, "")
+    out: list[str] = []
+    offsets: list[int] = []
+    invisible = 0
+    in_words = 0
+    swapped_at: list[int] = []
+    hidden: list[str] = []
+    for i, ch in enumerate(text):
+        code = ord(ch)
+        if ch in INVISIBLE_CHARS:
+            invisible += 1
+            if out and out[-1].isalpha() and i + 1 < len(text) and text[i + 1].isalpha():
+                in_words += 1
+            continue
+        if _TAG_FIRST <= code <= _TAG_LAST:
+            invisible += 1
+            if 0xE0020 <= code <= 0xE007E:
+                hidden.append(chr(code - 0xE0000))
+            continue
+        mapped = HOMOGLYPHS.get(ch)
+        if mapped is not None:
+            swapped_at.append(len(out))
+            out.append(mapped)
+            offsets.append(i)
+            continue
+        if code >= 0xFF01 and code <= 0xFF5E:  # fullwidth ASCII
+            out.append(chr(code - 0xFEE0))
+        elif code > 0x2000 and unicodedata.category(ch)[0] in "LN":
+            folded = unicodedata.normalize("NFKC", ch)
+            out.append(folded if len(folded) == 1 else ch)
+        else:
+            out.append(ch)
+        offsets.append(i)
+    norm = "".join(out)
+    return Normalized(
+        norm, offsets, invisible, in_words, _mixed_words(norm, swapped_at), "".join(hidden)
+    )
+
+
+def _mixed_words(norm: str, swapped_at: list[int]) -> int:
+    """Count words in which a swapped look-alike sits next to genuine Latin letters."""
+    if not swapped_at:
+        return 0
+    seen: set[int] = set()
+    swapped = set(swapped_at)
+    for pos in swapped_at:
+        start = pos
+        while start > 0 and norm[start - 1].isalpha():
+            start -= 1
+        if start in seen:
+            continue
+        end = pos
+        while end < len(norm) and norm[end].isalpha():
+            end += 1
+        word_positions = range(start, end)
+        if any(p not in swapped and norm[p].isascii() for p in word_positions):
+            seen.add(start)
+    return len(seen)
+
+
+def deleet(text: str) -> str | None:
+    """Undo l33t-speak digit swaps, or None when the text shows no sign of them."""
+    if not _LEET_HINT.search(text):
+        return None
+    return text.translate(_LEET)
+
+
+def collapse_spaced(text: str) -> str | None:
+    """Join letters written one by one ("i g n o r e"), or None when there are none."""
+    if not _SPACED_LETTERS.search(text):
+        return None
+    return _SPACED_LETTERS.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
+
+
+def decoded_blobs(text: str, limit: int = 8) -> list[tuple[tuple[int, int], str, str]]:
+    """Decode base64 and hex runs that turn into readable text: (span, encoding, decoded)."""
+    found: list[tuple[tuple[int, int], str, str]] = []
+    for m in _BASE64_BLOB.finditer(text):
+        blob = m.group(0)
+        if blob.isalpha() and (blob.islower() or blob.isupper()):
+            continue  # a long plain word, not base64
+        decoded = _try_b64(blob)
+        if decoded:
+            found.append((m.span(), "base64", decoded))
+        if len(found) >= limit:
+            return found
+    for m in _HEX_BLOB.finditer(text):
+        try:
+            raw = binascii.unhexlify(re.sub(r"[ :]", "", m.group(0)))
+        except (binascii.Error, ValueError):
+            continue
+        decoded = _readable(raw)
+        if decoded:
+            found.append((m.span(), "hex", decoded))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _try_b64(blob: str) -> str | None:
+    """Decode a base64 run if it yields mostly readable text."""
+    padded = blob + "=" * (-len(blob) % 4)
+    try:
+        raw = base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return _readable(raw)
+
+
+def _readable(raw: bytes) -> str | None:
+    """Return ``raw`` as text when it is printable words, else None."""
+    if len(raw) < 8:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\n\t")
+    letters = sum(1 for ch in text if ch.isalpha() or ch == " ")
+    if printable / len(text) < 0.95 or letters / len(text) < 0.6 or " " not in text:
+        return None
+    return text
