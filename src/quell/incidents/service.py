@@ -6,7 +6,7 @@ so the record and the state can never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,25 @@ from quell.incidents.models import Incident, RoleAssignment, TimelineEvent, inci
 from quell.incidents.timeline import append_event
 from quell.inventory.models import AISystem
 from quell.timeutil import utcnow
+
+# Seams for other phases (declared here so that each hook lives in one place):
+# - a transition guard runs before a status change and raises Conflict to refuse it
+#   (e.g. open decision gates before "mitigated", a missing postmortem before "closed");
+# - a transition listener runs after the change, in the same transaction
+#   (e.g. cancel pending escalations on "acknowledged");
+# - a change listener runs after a new incident or a severity/archetype change
+#   (e.g. containment policies that pre-approve an action at SEV-1).
+TransitionGuard = Callable[[Session, Incident, str, str], None]  # (session, incident, from, to)
+TransitionListener = Callable[[Session, Incident, str, str, str], None]  # ..., actor
+ChangeListener = Callable[[Session, Incident, str, str], None]  # (session, incident, what, actor)
+TRANSITION_GUARDS: list[TransitionGuard] = []
+TRANSITION_LISTENERS: list[TransitionListener] = []
+CHANGE_LISTENERS: list[ChangeListener] = []
+
+
+def _changed(session: Session, incident: Incident, what: str, actor: str) -> None:
+    for listener in CHANGE_LISTENERS:
+        listener(session, incident, what, actor)
 
 
 def systems_by_name(
@@ -92,6 +111,7 @@ def create_incident(
         },
         reason=reason,
     )
+    _changed(session, incident, "created", actor)
     return incident
 
 
@@ -151,6 +171,8 @@ def transition(
     incident = get_incident(session, incident_id, lock=True)
     current = incident.status
     lifecycle.check_transition(current, target)
+    for guard in TRANSITION_GUARDS:
+        guard(session, incident, current, target)
     now = utcnow()
     incident.status = target
     stamp = lifecycle.STATUS_TIMESTAMP.get(target)
@@ -169,6 +191,8 @@ def transition(
         reason=reason,
         at=now,
     )
+    for listener in TRANSITION_LISTENERS:
+        listener(session, incident, current, target, actor)
     return incident
 
 
@@ -235,6 +259,7 @@ def set_severity(
         data={"from": previous, "to": severity},
         reason=reason,
     )
+    _changed(session, incident, "severity", actor)
     return True
 
 
@@ -262,6 +287,7 @@ def set_archetype(
         data={"from": previous, "to": archetype, "confidence": confidence},
         reason=reason,
     )
+    _changed(session, incident, "archetype", actor)
     return True
 
 
