@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from quell.compliance.frameworks import mappings_for
 from quell.incidents.models import Incident, RoleAssignment, TimelineEvent
 from quell.incidents.service import current_roles, durations
 from quell.timeutil import iso
@@ -17,6 +18,7 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
         "severity": incident.severity,
         "archetype": incident.archetype,
         "archetype_confidence": incident.archetype_confidence,
+        "frameworks": mappings_for(incident.archetype),
         "status": incident.status,
         "source": incident.source,
         "systems": [s.name for s in incident.systems],
