@@ -35,7 +35,9 @@ def _postgres_engine(schema: str) -> Engine:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "quell-test.db"
         eng = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})

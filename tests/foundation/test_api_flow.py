@@ -22,8 +22,13 @@ def test_whole_flow_with_a_token(app_client: TestClient, tokens: dict[str, str])
     assert r.status_code == 201, r.text
     r = app_client.post(
         "/api/v1/incidents",
-        json={"title": "Bot leaks emails", "severity": "SEV-2", "systems": ["support-bot"],
-              "archetype": "data_exfiltration", "source": "user_report"},
+        json={
+            "title": "Bot leaks emails",
+            "severity": "SEV-2",
+            "systems": ["support-bot"],
+            "archetype": "data_exfiltration",
+            "source": "user_report",
+        },
         headers=auth(tokens["responder"]),
     )
     assert r.status_code == 201, r.text
@@ -31,31 +36,47 @@ def test_whole_flow_with_a_token(app_client: TestClient, tokens: dict[str, str])
     assert incident["status"] == "triggered" and incident["systems"] == ["support-bot"]
     iid = incident["id"]
 
-    r = app_client.post(f"/api/v1/incidents/{iid}/transition", json={"to": "acknowledged"},
-                        headers=auth(tokens["responder"]))
+    r = app_client.post(
+        f"/api/v1/incidents/{iid}/transition",
+        json={"to": "acknowledged"},
+        headers=auth(tokens["responder"]),
+    )
     assert r.status_code == 200 and r.json()["acknowledged_at"] is not None
     assert r.json()["time_to_acknowledge_s"] >= 0
 
-    r = app_client.post(f"/api/v1/incidents/{iid}/roles",
-                        json={"role": "incident_commander", "person": "Ana"},
-                        headers=auth(tokens["responder"]))
+    r = app_client.post(
+        f"/api/v1/incidents/{iid}/roles",
+        json={"role": "incident_commander", "person": "Ana"},
+        headers=auth(tokens["responder"]),
+    )
     assert r.status_code == 200 and r.json()["roles"] == {"incident_commander": "Ana"}
-    r = app_client.post(f"/api/v1/incidents/{iid}/roles",
-                        json={"role": "incident_commander", "person": "Ben"},
-                        headers=auth(tokens["responder"]))
+    r = app_client.post(
+        f"/api/v1/incidents/{iid}/roles",
+        json={"role": "incident_commander", "person": "Ben"},
+        headers=auth(tokens["responder"]),
+    )
     history = r.json()["role_history"]
     assert [h["person"] for h in history] == ["Ana", "Ben"]
     assert history[0]["ended_at"] is not None and history[1]["ended_at"] is None
 
-    r = app_client.post(f"/api/v1/incidents/{iid}/transition", json={"to": "resolved"},
-                        headers=auth(tokens["responder"]))
+    r = app_client.post(
+        f"/api/v1/incidents/{iid}/transition",
+        json={"to": "resolved"},
+        headers=auth(tokens["responder"]),
+    )
     assert r.json()["status"] == "resolved"
 
-    timeline = app_client.get(f"/api/v1/incidents/{iid}/timeline",
-                              headers=auth(tokens["viewer"])).json()
+    timeline = app_client.get(
+        f"/api/v1/incidents/{iid}/timeline", headers=auth(tokens["viewer"])
+    ).json()
     kinds = [e["kind"] for e in timeline]
-    assert kinds == ["incident.created", "incident.acknowledged", "role.assigned",
-                     "role.assigned", "incident.resolved"]
+    assert kinds == [
+        "incident.created",
+        "incident.acknowledged",
+        "role.assigned",
+        "role.assigned",
+        "incident.resolved",
+    ]
     # The actor is the token's owner, not something the client claims.
     assert {e["actor"] for e in timeline} == {"rui"}
     assert timeline[1]["prev_hash"] == timeline[0]["hash"]
@@ -71,13 +92,19 @@ def test_requests_without_a_token_are_refused(app_client: TestClient, db: Engine
     assert app_client.get("/api/v1/incidents").status_code == 401
     bad = app_client.get("/api/v1/incidents", headers=auth("qk_not-a-real-token"))
     assert bad.status_code == 401
-    assert app_client.get("/api/v1/incidents", headers={"Authorization": "Basic abc"}).status_code == 401
+    assert (
+        app_client.get("/api/v1/incidents", headers={"Authorization": "Basic abc"}).status_code
+        == 401
+    )
     assert _count(db, Incident) == 0
 
 
 def test_roles_are_enforced(app_client: TestClient, tokens: dict[str, str], db: Engine) -> None:
-    r = app_client.post("/api/v1/incidents", json={"title": "x", "severity": "SEV-3"},
-                        headers=auth(tokens["viewer"]))
+    r = app_client.post(
+        "/api/v1/incidents",
+        json={"title": "x", "severity": "SEV-3"},
+        headers=auth(tokens["viewer"]),
+    )
     assert r.status_code == 403 and "responder" in r.json()["message"]
     r = app_client.post("/api/v1/systems", json=SYSTEM, headers=auth(tokens["responder"]))
     assert r.status_code == 403 and "admin" in r.json()["message"]
@@ -99,8 +126,11 @@ def test_bad_input_names_the_field_and_writes_nothing(
     r = app_client.post("/api/v1/incidents", json={"title": 5, "severity": "SEV-3"}, headers=h)
     assert r.status_code == 422 and r.json()["field"] == "title"
 
-    r = app_client.post("/api/v1/incidents",
-                        json={"title": "x", "severity": "SEV-3", "systems": ["nope"]}, headers=h)
+    r = app_client.post(
+        "/api/v1/incidents",
+        json={"title": "x", "severity": "SEV-3", "systems": ["nope"]},
+        headers=h,
+    )
     assert r.status_code == 422 and "nope" in r.json()["message"]
     assert r.json()["field"] == "systems"
 
@@ -115,8 +145,9 @@ def test_illegal_transition_is_a_409_and_changes_nothing(
     app_client: TestClient, tokens: dict[str, str], db: Engine
 ) -> None:
     h = auth(tokens["responder"])
-    iid = app_client.post("/api/v1/incidents", json={"title": "x", "severity": "SEV-3"},
-                          headers=h).json()["id"]
+    iid = app_client.post(
+        "/api/v1/incidents", json={"title": "x", "severity": "SEV-3"}, headers=h
+    ).json()["id"]
     r = app_client.post(f"/api/v1/incidents/{iid}/transition", json={"to": "closed"}, headers=h)
     assert r.status_code == 409
     assert "triggered to closed" in r.json()["message"]
@@ -124,8 +155,12 @@ def test_illegal_transition_is_a_409_and_changes_nothing(
     assert r.status_code == 422 and r.json()["field"] == "to"
     assert app_client.get(f"/api/v1/incidents/{iid}", headers=h).json()["status"] == "triggered"
     assert _count(db, TimelineEvent) == 1
-    assert app_client.post("/api/v1/incidents/999/transition", json={"to": "acknowledged"},
-                           headers=h).status_code == 404
+    assert (
+        app_client.post(
+            "/api/v1/incidents/999/transition", json={"to": "acknowledged"}, headers=h
+        ).status_code
+        == 404
+    )
 
 
 def test_list_filters(app_client: TestClient, tokens: dict[str, str]) -> None:
@@ -133,7 +168,12 @@ def test_list_filters(app_client: TestClient, tokens: dict[str, str]) -> None:
     for name, kind in (("a", "agent"), ("b", "predictive")):
         app_client.post("/api/v1/systems", json={"name": name, "kind": kind}, headers=a)
     made = [
-        {"title": "one", "severity": "SEV-1", "systems": ["a"], "archetype": "agentic_misalignment"},
+        {
+            "title": "one",
+            "severity": "SEV-1",
+            "systems": ["a"],
+            "archetype": "agentic_misalignment",
+        },
         {"title": "two", "severity": "SEV-3", "systems": ["b"]},
         {"title": "three", "severity": "SEV-3", "systems": ["a", "b"]},
     ]
@@ -153,15 +193,25 @@ def test_list_filters(app_client: TestClient, tokens: dict[str, str]) -> None:
     assert r.status_code == 422 and r.json()["field"] == "severity"
 
 
-def test_tokens_created_through_the_api_work(app_client: TestClient, tokens: dict[str, str]) -> None:
-    r = app_client.post("/api/v1/tokens", json={"name": "ci-bot", "role": "viewer"},
-                        headers=auth(tokens["admin"]))
+def test_tokens_created_through_the_api_work(
+    app_client: TestClient, tokens: dict[str, str]
+) -> None:
+    r = app_client.post(
+        "/api/v1/tokens", json={"name": "ci-bot", "role": "viewer"}, headers=auth(tokens["admin"])
+    )
     assert r.status_code == 201
     new = r.json()["token"]
     assert app_client.get("/api/v1/whoami", headers=auth(new)).json() == {
-        "name": "ci-bot", "role": "viewer"}
-    r = app_client.post("/api/v1/tokens", json={"name": "x", "role": "root"},
-                        headers=auth(tokens["admin"]))
+        "name": "ci-bot",
+        "role": "viewer",
+    }
+    r = app_client.post(
+        "/api/v1/tokens", json={"name": "x", "role": "root"}, headers=auth(tokens["admin"])
+    )
     assert r.status_code == 422 and r.json()["field"] == "role"
-    assert app_client.post("/api/v1/tokens", json={"name": "x", "role": "admin"},
-                           headers=auth(tokens["responder"])).status_code == 403
+    assert (
+        app_client.post(
+            "/api/v1/tokens", json={"name": "x", "role": "admin"}, headers=auth(tokens["responder"])
+        ).status_code
+        == 403
+    )

@@ -37,7 +37,8 @@ def test_apply_is_idempotent(db: Engine, demo_yaml: Path) -> None:
 def test_changed_file_updates_and_removes_members(db: Engine, demo_yaml: Path) -> None:
     _apply(db, demo_yaml)
     demo_yaml.write_text(
-        demo_yaml.read_text().replace("      - {name: Rui, timezone: Europe/Lisbon}\n", "")
+        demo_yaml.read_text()
+        .replace("      - {name: Rui, timezone: Europe/Lisbon}\n", "")
         .replace("criticality: high", "criticality: critical")
     )
     report = _apply(db, demo_yaml)
@@ -51,13 +52,28 @@ def test_changed_file_updates_and_removes_members(db: Engine, demo_yaml: Path) -
     [
         ("systems:\n  - {name: x, kind: chatbot}\n", "systems[0].kind", "generative"),
         ("systems:\n  - {name: x, kind: agent, regimes: [hipaa]}\n", "systems[0].regimes", "hipaa"),
-        ("systems:\n  - {name: x, kind: agent, owner_team: ghosts}\n", "systems[0].owner_team", "ghosts"),
-        ("systems:\n  - {name: x, kind: agent, depends_on: [y]}\n  - {name: y, kind: agent, depends_on: [x]}\n",
-         "depends_on", "cycle"),
-        ("risks:\n  - {key: R, title: t, likelihood: 9}\n", "risks[0].likelihood", "less than or equal"),
+        (
+            "systems:\n  - {name: x, kind: agent, owner_team: ghosts}\n",
+            "systems[0].owner_team",
+            "ghosts",
+        ),
+        (
+            "systems:\n  - {name: x, kind: agent, depends_on: [y]}\n"
+            "  - {name: y, kind: agent, depends_on: [x]}\n",
+            "depends_on",
+            "cycle",
+        ),
+        (
+            "risks:\n  - {key: R, title: t, likelihood: 9}\n",
+            "risks[0].likelihood",
+            "less than or equal",
+        ),
         ("sytems: []\n", "sytems", "unknown section"),
-        ("teams:\n  - {name: a, members: [{name: b, timezone: Mars/Olympus}]}\n",
-         "teams[0].members[0].timezone", "time zone"),
+        (
+            "teams:\n  - {name: a, members: [{name: b, timezone: Mars/Olympus}]}\n",
+            "teams[0].members[0].timezone",
+            "time zone",
+        ),
         ("systems: [\n", None, "line"),
     ],
 )
@@ -88,8 +104,9 @@ def test_a_failing_file_applies_nothing(db: Engine, tmp_path: Path) -> None:
         assert service.list_systems(s) == []
 
 
-def test_inventory_through_the_api(app_client: TestClient, tokens: dict[str, str], db: Engine,
-                                   demo_yaml: Path) -> None:
+def test_inventory_through_the_api(
+    app_client: TestClient, tokens: dict[str, str], db: Engine, demo_yaml: Path
+) -> None:
     _apply(db, demo_yaml)
     v, a = auth(tokens["viewer"]), auth(tokens["admin"])
     systems = {s["name"]: s for s in app_client.get("/api/v1/systems", headers=v).json()}
@@ -103,9 +120,11 @@ def test_inventory_through_the_api(app_client: TestClient, tokens: dict[str, str
     assert r.status_code == 200 and r.json()["outcome"] == "created"
     r = app_client.put("/api/v1/risks/R2", json=body, headers=a)
     assert r.json()["outcome"] == "unchanged"
-    r = app_client.put("/api/v1/systems/scorer",
-                       json={"name": "scorer", "kind": "predictive", "depends_on": ["chat"]},
-                       headers=a)
+    r = app_client.put(
+        "/api/v1/systems/scorer",
+        json={"name": "scorer", "kind": "predictive", "depends_on": ["chat"]},
+        headers=a,
+    )
     assert r.status_code == 422 and "cycle" in r.json()["message"]
     team = {"name": "core", "members": [{"name": "Zed"}]}
     assert app_client.put("/api/v1/teams/core", json=team, headers=a).json()["outcome"] == "updated"

@@ -70,8 +70,14 @@ def test_two_writers_cannot_fork_the_chain(db: Engine, session: Session) -> None
     session.commit()
     event = session.query(TimelineEvent).filter_by(incident_id=inc.id).one()
     duplicate = TimelineEvent(
-        incident_id=inc.id, seq=event.seq, actor="b", kind="note", data={}, reason="",
-        prev_hash=GENESIS, hash="0" * 64,
+        incident_id=inc.id,
+        seq=event.seq,
+        actor="b",
+        kind="note",
+        data={},
+        reason="",
+        prev_hash=GENESIS,
+        hash="0" * 64,
     )
     session.add(duplicate)
     with pytest.raises(IntegrityError):
