@@ -215,3 +215,12 @@ def test_tokens_created_through_the_api_work(
         ).status_code
         == 403
     )
+
+
+def test_openapi_docs_are_served_without_a_cdn(app_client: TestClient) -> None:
+    page = app_client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower() and "/docs-assets/swagger-ui-bundle.js" in page.text
+    assert app_client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    schema = app_client.get("/openapi.json").json()
+    assert "/api/v1/incidents/{incident_id}/transition" in schema["paths"]
