@@ -10,6 +10,7 @@ from quell.api import admin, incidents, inventory
 from quell.api.errors import install_error_handlers
 from quell.settings import Settings
 from quell.store.db import get_engine
+from quell.web import mount_console
 
 API_PREFIX = "/api/v1"
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine or get_engine(settings.database_url)
     install_error_handlers(app)
     app.include_router(api_router())
+    mount_console(app)
 
     _mount_offline_docs(app)
 

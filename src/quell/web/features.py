@@ -1,0 +1,226 @@
+"""The console's window onto the other phases (ingest, triage, communication, remediation,
+compliance, postmortem, metrics).
+
+Each function returns a Panel: the data when the phase is installed, or the name of the piece
+that has not landed yet, so that the page says so plainly instead of showing made-up data.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from quell.incidents.models import Incident
+from quell.timeutil import as_utc, utcnow
+
+
+@dataclass
+class Panel:
+    """One section of a page: its data, or why it cannot be shown yet."""
+
+    available: bool
+    data: Any = None
+    missing: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def unavailable(piece: str) -> Panel:
+    return Panel(available=False, missing=piece)
+
+
+def _module(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _function(module: str, name: str) -> Callable[..., Any] | None:
+    found = _module(module)
+    fn = getattr(found, name, None) if found else None
+    return fn if callable(fn) else None
+
+
+def frameworks(incident_dict: dict[str, Any]) -> Panel:
+    """OWASP LLM / MITRE ATLAS / NIST AI 600-1 mappings of the incident's archetype."""
+    mapping = incident_dict.get("frameworks")
+    if mapping is None:
+        fn = _function("quell.compliance.frameworks", "mappings_for")
+        if fn is None:
+            return unavailable("framework mappings (quell.compliance.frameworks)")
+        mapping = fn(incident_dict["archetype"])
+    return Panel(available=True, data=mapping)
+
+
+# ---------------------------------------------------------------- metrics (fallback)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    label: str
+    start: datetime
+    end: datetime
+
+
+def day_buckets(days: int, now: datetime | None = None) -> list[Bucket]:
+    end = (now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    out = []
+    for i in range(days, 0, -1):
+        start = end - timedelta(days=i)
+        out.append(Bucket(start.strftime("%m-%d"), start, start + timedelta(days=1)))
+    return out
+
+
+def response_times(session: Session, buckets: list[Bucket]) -> dict[str, list[float | None]]:
+    """Mean minutes from detection to acknowledge and to resolve, per bucket of detection day."""
+    start = buckets[0].start
+    rows = session.execute(
+        select(Incident.detected_at, Incident.acknowledged_at, Incident.resolved_at).where(
+            Incident.detected_at >= start
+        )
+    ).all()
+    tta: list[list[float]] = [[] for _ in buckets]
+    ttr: list[list[float]] = [[] for _ in buckets]
+    for detected, acked, resolved in rows:
+        detected = as_utc(detected)
+        for i, bucket in enumerate(buckets):
+            if bucket.start <= detected < bucket.end:
+                if acked:
+                    tta[i].append((as_utc(acked) - detected).total_seconds() / 60)
+                if resolved:
+                    ttr[i].append((as_utc(resolved) - detected).total_seconds() / 60)
+                break
+
+    def mean(values: list[float]) -> float | None:
+        return round(sum(values) / len(values), 1) if values else None
+
+    return {"acknowledge": [mean(v) for v in tta], "resolve": [mean(v) for v in ttr]}
+
+
+def incidents_per_bucket(session: Session, buckets: list[Bucket]) -> list[float]:
+    rows = session.scalars(
+        select(Incident.detected_at).where(Incident.detected_at >= buckets[0].start)
+    ).all()
+    counts = [0.0 for _ in buckets]
+    for detected in rows:
+        detected = as_utc(detected)
+        for i, bucket in enumerate(buckets):
+            if bucket.start <= detected < bucket.end:
+                counts[i] += 1
+                break
+    return counts
+
+
+def signals_per_bucket(session: Session, buckets: list[Bucket]) -> Panel:
+    """Signals received per bucket, from the ingest store."""
+    models = _module("quell.ingest.models")
+    row = getattr(models, "SignalRow", None) if models else None
+    column = getattr(row, "received_at", None) if row is not None else None
+    if column is None:
+        return unavailable("signal store (quell.ingest)")
+    rows = session.scalars(select(column).where(column >= buckets[0].start)).all()
+    counts = [0.0 for _ in buckets]
+    for received in rows:
+        received = as_utc(received)
+        for i, bucket in enumerate(buckets):
+            if bucket.start <= received < bucket.end:
+                counts[i] += 1
+                break
+    return Panel(available=True, data=counts)
+
+
+# ---------------------------------------------------------------- incident sections
+
+
+def triage_pack(session: Session, incident: Incident) -> Panel:
+    return unavailable("triage pack (quell.triage, response engineer)")
+
+
+def signals(session: Session, incident: Incident) -> Panel:
+    return unavailable("signals and alerts per incident (quell.ingest, ingest engineer)")
+
+
+def clocks(session: Session, incident: Incident) -> Panel:
+    return unavailable("regulatory clocks (quell.compliance.clocks, escalation engineer)")
+
+
+def clocks_summary(session: Session, incident: Incident) -> Panel:
+    """The clock due soonest, for the board."""
+    panel = clocks(session, incident)
+    return panel
+
+
+def actions(session: Session, incident: Incident) -> Panel:
+    return unavailable("containment actions (quell.remediation.actions, remediation engineer)")
+
+
+def what_we_know(session: Session, incident: Incident, audience: str) -> Panel:
+    return unavailable("What We Know updates (quell.communication, response engineer)")
+
+
+def postmortem(session: Session, incident: Incident) -> Panel:
+    return unavailable("postmortems (quell.postmortem, response engineer)")
+
+
+# ---------------------------------------------------------------- metrics page
+
+
+def metrics(session: Session, days: int) -> dict[str, Any]:
+    """Charts and figures for the metrics page over the last `days` days."""
+    from quell.web import svg
+
+    buckets = day_buckets(days)
+    labels = [b.label for b in buckets]
+    times = response_times(session, buckets)
+    incidents = incidents_per_bucket(session, buckets)
+    volume = signals_per_bucket(session, buckets)
+    response_chart = svg.line_chart(
+        "Time to acknowledge and to resolve (mean per day of detection)",
+        labels,
+        [
+            svg.Series("acknowledge", times["acknowledge"], "s1"),
+            svg.Series("resolve", times["resolve"], "s2"),
+        ],
+        "minutes",
+        "chart-times",
+    )
+    series = [svg.Series("incidents", incidents, "s2")]
+    if volume.available:
+        series.insert(0, svg.Series("signals", volume.data, "s1"))
+    volume_chart = svg.bar_chart(
+        "Signals received against incidents opened, per day", labels, series, "count", "chart-vol"
+    )
+    total_signals = sum(volume.data) if volume.available else None
+    total_incidents = sum(incidents)
+    reduction = (
+        round(1 - total_incidents / total_signals, 3)
+        if total_signals and total_incidents <= total_signals
+        else None
+    )
+    table = [
+        {
+            "label": b.label,
+            "tta": times["acknowledge"][i],
+            "ttr": times["resolve"][i],
+            "incidents": incidents[i],
+            "signals": volume.data[i] if volume.available else None,
+        }
+        for i, b in enumerate(buckets)
+    ]
+    return {
+        "source": "computed from incident timestamps",
+        "response_chart": response_chart,
+        "volume_chart": volume_chart,
+        "volume": volume,
+        "total_signals": total_signals,
+        "total_incidents": total_incidents,
+        "noise_reduction": reduction,
+        "table": table,
+    }
