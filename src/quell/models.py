@@ -13,6 +13,7 @@ from quell.inventory.models import (
     risk_incidents,
     system_dependencies,
 )
+from quell.remediation import guard_models  # noqa: F401  (guard tables)
 from quell.postmortem.models import Postmortem, ResponseSetting  # noqa: F401
 
 __all__ = [
