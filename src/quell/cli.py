@@ -87,9 +87,24 @@ def _serve(host: str, port: int, engine: Engine) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A quell.yaml to apply before serving (default: $QUELL_CONFIG, if set).",
+)
+def serve(host: str, port: int, config_path: Path | None) -> None:
     """Run the API and the console on one port (migrates the database first)."""
+    from quell.config import apply_config, load_config
+
     engine = _engine(migrate=True)
+    config_path = config_path or Settings.from_env().config_path
+    if config_path:
+        config, extras = load_config(config_path)
+        with db.session_scope(engine) as session:
+            apply_config(session, config, extras, source=str(config_path))
+        console.print(f"applied {config_path}")
     _serve(host, port, engine)
 
 
@@ -134,6 +149,59 @@ def apply(file: Path, as_json: bool) -> None:
     for section, items in report.items():
         for name, outcome in items.items():
             table.add_row(section, name, outcome)
+    console.print(table)
+
+
+@cli.command("systems")
+@click.option("--json", "as_json", is_flag=True)
+def systems_list(as_json: bool) -> None:
+    """List the AI systems of the inventory with their owners and dependencies."""
+    from quell.inventory.service import list_systems, system_to_dict
+
+    with store() as session:
+        rows = [system_to_dict(s) for s in list_systems(session)]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("name", "kind", "owner", "criticality", "depends on", "model", "fallback")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["kind"],
+            r["owner_team"] or "-",
+            r["criticality"],
+            ", ".join(r["depends_on"]) or "-",
+            r["current_model_version"] or "-",
+            r["safe_fallback"] or "-",
+        )
+    console.print(table)
+
+
+@cli.command("risks")
+@click.option("--system", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def risks_list(system: str | None, as_json: bool) -> None:
+    """List the AI risk register, highest score first."""
+    from quell.inventory.service import list_risks, risk_to_dict
+
+    with store() as session:
+        rows = [risk_to_dict(session, r) for r in list_risks(session, system=system)]
+    rows.sort(key=lambda r: -r["score"])
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("key", "score", "system", "owner", "status", "incidents")
+    table.add_column("risk", ratio=1)
+    for r in rows:
+        table.add_row(
+            r["key"],
+            f"{r['score']} ({r['likelihood']}x{r['impact']})",
+            r["system"] or "-",
+            r["owner"] or "-",
+            r["status"],
+            ", ".join(str(i) for i in r["incidents"]) or "-",
+            r["title"],
+        )
     console.print(table)
 
 

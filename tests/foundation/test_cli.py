@@ -97,3 +97,18 @@ def test_main_is_callable_in_process(capsys: pytest.CaptureFixture[str]) -> None
         main(["token", "create", "--name", "x"])
     assert exit_.value.code == 2
     assert "--role" in capsys.readouterr().err
+
+
+def test_inventory_listings(db_url: str) -> None:
+    import json
+
+    run(["demo", "--no-serve"], db_url)
+    systems = json.loads(run(["systems", "--json"], db_url).stdout)
+    by_name = {s["name"]: s for s in systems}
+    assert by_name["support-chatbot"]["depends_on"] == ["refunds-agent"]
+    assert {s["kind"] for s in systems} == {"generative", "agent", "predictive"}
+    risks = json.loads(run(["risks", "--json"], db_url).stdout)
+    assert [r["score"] for r in risks] == sorted((r["score"] for r in risks), reverse=True)
+    assert any(r["incidents"] for r in risks)
+    table = run(["systems"], db_url)
+    assert table.returncode == 0 and "fraud-scorer" in table.stdout
