@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 import quell
-from quell.api import admin, guard, incidents, inventory
+from quell.api import admin, guard, incidents, ingest, inventory
 from quell.api.errors import install_error_handlers
 from quell.settings import Settings
 from quell.store.db import get_engine
@@ -18,7 +18,7 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     """Every phase's router, under /api/v1. A phase adds its router to this list."""
     router = APIRouter(prefix=API_PREFIX)
-    for module in (inventory, incidents, admin, guard):
+    for module in (inventory, incidents, admin, guard, ingest):
         router.include_router(module.router)
     return router
 
