@@ -27,30 +27,259 @@ _OVERRIDE_VERB = (
 _PRIOR = (
     r"(?:previous|previously|prior|preceding|above|earlier|former|foregoing|initial|original|"
     r"old|system|existing|current|last|given|all|every|your|these|those|such|the|"
-    r"vorherigen?|bisherigen?|obigen?|alle|précédentes?|anteriores?|todas?)"
+    r"vorherigen?|bisherigen?|obigen?|alle|die|précédentes?|anteriores?|todas?|toutes|tous|les|"
+    r"las|los)"
 )
 _RULESET = (
     r"(?:instructions?|prompts?|directives?|rules|guidelines|commands?|orders|tasks?|"
     r"assignments?|context|constraints|restrictions|programming|training|guardrails|"
     r"polic(?:y|ies)|information|messages|conversation|inputs?|requests?|prompt texts?|"
-    r"settings|limitations|filters|principles|ethics|guidance|"
+    r"settings|limitations|filters|principles|ethics|guidance|directions|"
     r"anweisungen|aufgaben|befehle|informationen|angaben|regeln|instructions|instrucciones|reglas)"
 )
 _AI = r"(?:ai|a\.i\.|llm|assistant|chat ?bot|language model|gpt|model|agent|copilot|claude|bot)"
 _SECRET_PROMPT = (
     r"(?:system ?prompt|system message|initial (?:prompt|instructions)|original (?:prompt|"
     r"instructions)|hidden (?:prompt|instructions|rules)|pre-?prompt|meta ?prompt|"
-    r"developer (?:prompt|message|instructions)|(?:your|the) (?:full |entire |whole |complete |"
-    r"exact )?(?:prompt|prompt texts?|instructions|rules|guidelines|directives|configuration|"
-    r"initiali[sz]ation)|(?:text|words|everything|content|instructions) (?:above|before this)|"
+    r"developer (?:prompt|message|instructions)|your (?:full |entire |whole |complete |exact |"
+    r"hidden |secret |original |initial )?(?:prompt|prompt texts?|instructions|rules|guidelines|"
+    r"directives|configuration|initiali[sz]ation)(?!\s+(?:for|on|about|regarding|when|to)\b)|"
+    r"the (?:full |entire |whole |complete |exact )?(?:prompt|prompt texts?)\b|"
+    r"(?:text|everything|content|instructions) (?:above|before this)|"
     r"beginning of (?:this|the|our) (?:prompt|conversation|chat)|prompt texts?|"
-    r"prompt-texte?|systemanweisung\w*)"
+    r"prompt-texte?|systemanweisung\w*|prompt syst[eè]me|systemprompt)"
 )
 _REVEAL = (
     r"(?:show|reveal|print|display|output|repeat|tell|give|share|leak|dump|echo|write out|"
     r"write down|recite|spell out|list|paste|return|expose|disclose|copy|translate|summari[sz]e|"
-    r"what (?:is|are|was|were)|zeige?|zeigen|gib|nenne|montre|muestra)"
+    r"quote|read back|read out|what (?:is|are|was|were|would|does|did)|zeige?|zeigen|gib|nenne|"
+    r"montre|dis-moi|muestra)"
 )
+
+
+# Cheap pre-checks per rule (see Rule.triggers); a rule with none always runs.
+TRIGGERS: dict[str, tuple[str, ...]] = {
+    "override_prior": (
+        "ignor",
+        "disregard",
+        "forget",
+        "skip",
+        "overrid",
+        "overrul",
+        "bypass",
+        "drop",
+        "abandon",
+        "discard",
+        "neglect",
+        "set aside",
+        "throw",
+        "erase",
+        "delete",
+        "wipe",
+        "clear",
+        "remove",
+        "leave",
+        "put aside",
+        "pay no attention",
+        "follow",
+        "vergiss",
+        "vergessen",
+        "oubli",
+        "ignora",
+        "olvid",
+    ),
+    "forget_everything": ("forget", "ignor", "disregard", "vergiss", "oubli", "olvid"),
+    "forget_everything_before": ("forget", "ignor", "disregard", "vergiss", "oubli", "olvid"),
+    "ignore_above": ("ignore", "disregard", "forget"),
+    "ignore_user": ("ignore",),
+    "rules_void": ("instruction", "rules", "guideline", "directive", "prompt", "told"),
+    "answer_unrestricted": ("without", "with no", "break the rules"),
+    "leave_behind": ("behind", "aside", "out of your head"),
+    "new_task_follows": (
+        "new",
+        "further",
+        "different",
+        "next",
+        "another",
+        "additional",
+        "neue",
+        "weitere",
+        "folgen",
+    ),
+    "pivot_after_praise": ("now", "jetzt", "nun"),
+    "stop_and_switch": ("stop", "halt", "attention", "wait", "achtung"),
+    "start_over": ("start", "reset", "clean slate", "fange"),
+    "instead_do": ("instead",),
+    "say_exact": ("pwned", "hacked", "lol", "i have been"),
+    "pwned_marker": ("pwn", "hacked"),
+    "jailbreak_persona": (
+        "anything now",
+        "god mode",
+        "jailbr",
+        "jail-break",
+        "unrestricted",
+        "unfiltered",
+        "evil",
+        "opposite mode",
+        "chaos mode",
+        "antigpt",
+        "anti-gpt",
+        "betterdan",
+        "ethical",
+        "moral",
+        "content",
+    ),
+    "dan_name": ("dan", "stan", "dude", "aim", "kevin"),
+    "mode_switch": ("mode",),
+    "no_limits": (
+        "free",
+        "liberat",
+        "releas",
+        "unchain",
+        "no ",
+        "not bound",
+        "without",
+        "confines",
+    ),
+    "never_refuse": (
+        "refus",
+        "declin",
+        "say no",
+        "apolog",
+        "reject",
+        "deny",
+        "comply",
+        "obey",
+        "answer",
+        "warning",
+        "disclaimer",
+        "moral",
+        "lecture",
+    ),
+    "not_an_ai": ("you're", "you are", "youre"),
+    "bypass_safety": (
+        "bypass",
+        "disable",
+        "turn off",
+        "switch off",
+        "deactivate",
+        "overrid",
+        "circumvent",
+        "get around",
+        "ignor",
+        "remove",
+        "evade",
+        "break",
+        "lift",
+    ),
+    "from_now_on": ("from now", "from this", "henceforth", "ab jetzt", "von nun"),
+    "you_are_now": ("now", "become", "du bist", "bist du"),
+    "roleplay_act_as": (
+        "act as",
+        "pretend",
+        "role",
+        "impersonat",
+        "you will play",
+        "imagine you",
+        "möchte",
+        "tu so",
+        "stell dir",
+    ),
+    "persona_assign": ("you are", "you're", "du bist", "sie sind"),
+    "stay_in_character": ("character", "role", "figur", "rolle", "absorbed"),
+    "reply_only_format": (
+        "only reply",
+        "reply only",
+        "explanations",
+        "nothing else",
+        "my first",
+        "erklärungen",
+        "antworten",
+    ),
+    "authority_claim": (
+        "i am",
+        "openai",
+        "anthropic",
+        "google",
+        "authori",
+        "override",
+        "sudo",
+        "root",
+    ),
+    "reveal_prompt": (
+        "prompt",
+        "system message",
+        "instruction",
+        "rules",
+        "guideline",
+        "directive",
+        "configuration",
+        "initiali",
+        "above",
+        "before this",
+        "beginning of",
+        "systemanweisung",
+        "developer",
+        "system",
+    ),
+    "copy_of_prompt": ("copy", "text", "content", "verbatim"),
+    "repeat_above": ("repeat", "print", "output", "recite", "echo", "you are", "before", "above"),
+    "what_instructions": ("instruction", "rules", "guideline", "directive", "prompt"),
+    "system_prompt_mention": ("prompt",),
+    "note_to_ai": ("note", "message", "instruction", "attention", "reminder", "important"),
+    "if_you_are_ai": (
+        "if you",
+        "when you",
+        "reading this",
+        "processing this",
+        "parsing this",
+        "summari",
+        "seeing this",
+        "browsing this",
+    ),
+    "when_processing_doc": (
+        "this document",
+        "this page",
+        "this email",
+        "this text",
+        "this file",
+        "this message",
+        "this website",
+        "this review",
+        "this article",
+        "this content",
+    ),
+    "role_tags": ("<", "[", "#", "begin ", "end "),
+    "role_prefix": ("system", "assistant"),
+    "hidden_comment": ("<!--",),
+    "hide_from_user": ("the user", "secretly", "silently", "quietly"),
+    "exfiltrate": (
+        "send",
+        "forward",
+        "email",
+        "e-mail",
+        "post",
+        "upload",
+        "exfiltrat",
+        "transmit",
+        "leak",
+        "copy",
+        "append",
+    ),
+    "markdown_exfil": ("](http",),
+    "instruction_block": ("instruction",),
+    "assistant_must": ("must", "should", "shall", "required to", "need to", "needs to"),
+    "decode_and_follow": (
+        "decod",
+        "deciph",
+        "decrypt",
+        "translat",
+        "convert",
+        "revers",
+        "unscrambl",
+    ),
+    "encoded_instructions": ("base64", "rot", "hex", "morse", "binary", "caesar", "reversed text"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,23 +290,41 @@ class Rule:
     category: str
     weight: float
     pattern: re.Pattern[str]
+    # Lower-case substrings of which every match contains at least one; checked first, cheaply.
+    triggers: tuple[str, ...] = ()
 
 
 def _r(name: str, category: str, weight: float, pattern: str, flags: int = _I) -> Rule:
-    return Rule(name, category, weight, re.compile(pattern, flags))
+    return Rule(name, category, weight, re.compile(pattern, flags), TRIGGERS.get(name, ()))
 
 
 RULES: tuple[Rule, ...] = (
     # --- overriding earlier instructions ----------------------------------------------------
     _r("override_prior", "direct_injection", 0.9,
        rf"\b{_OVERRIDE_VERB}\b[\s,:-]+(?:\w+\s+){{0,3}}?{_PRIOR}\s+(?:\w+\s+){{0,2}}?{_RULESET}\b"),
-    _r("forget_everything", "direct_injection", 0.85,
+    _r("forget_everything", "direct_injection", 0.7,
        r"\b(?:forget|ignore|disregard|vergiss|ignoriere|oublie|olvida)\s+(?:about\s+)?"
        r"(?:everything|all(?: of)? (?:that|this|the above)|anything|alles|tout|todo)\b"
        r"(?:\s+(?:before|above|previously|earlier|so far|i (?:said|told you)|you were told|"
        r"(?:that )?(?:was|has been) said|davor|zuvor|bisher))?"),
+    _r("forget_everything_before", "direct_injection", 0.85,
+       r"\b(?:forget|ignore|disregard|vergiss|ignoriere|oublie|olvida)\s+(?:about\s+)?"
+       r"(?:everything|all(?: of)? (?:that|this)|anything|alles|tout|todo)\s+(?:before|above|"
+       r"previously|earlier|so far|i (?:said|told you)|you were told|you know|davor|zuvor|bisher)"),
     _r("ignore_above", "direct_injection", 0.85,
-       r"\b(?:ignore|disregard|forget)\s+(?:the\s+|all\s+)?(?:above|previous|preceding|prior)\b"),
+       r"\b(?:ignore|disregard|forget)\s+(?:the\s+|all\s+)?(?:above|previous|preceding|prior)"
+       r"(?:\s+(?:one|ones|text|messages?|prompts?|inputs?|lines?|content))?\s*(?:[.,;:!]|and\b|$)"),
+    _r("ignore_user", "direct_injection", 0.75,
+       r"\bignore (?:the |this )?user(?:'s)?\b(?:\s+(?:question|request|message|input)s?)?"),
+    _r("rules_void", "direct_injection", 0.85,
+       r"\b(?:your|the) (?:previous|prior|old|original|earlier|initial) (?:instructions|rules|"
+       r"guidelines|directives|prompt) (?:are|were|have been|is) (?:now )?(?:outdated|obsolete|"
+       r"void|cancel+ed|revoked|replaced|no longer valid|invalid|wrong|suspended|overridden)"
+       r"|\beverything you were told (?:before|earlier|previously) is (?:cancel+ed|void|invalid)"),
+    _r("answer_unrestricted", "direct_injection", 0.7,
+       r"\b(?:answer|respond|reply)(?:s|ing)? (?:\w+\s+){0,3}?(?:without|with no) (?:any )?"
+       r"(?:restrictions|limits|limitations|filters|filtering|censorship|rules)\b"
+       r"|\blet'?s break the rules\b"),
     _r("leave_behind", "direct_injection", 0.75,
        r"\b(?:leave|put|remove)\s+(?:all\s+)?(?:the\s+)?(?:previous|prior|earlier|old)\s+"
        r"\w+\s+(?:behind|aside|out of your head)"),
@@ -88,7 +335,7 @@ RULES: tuple[Rule, ...] = (
        r"|\bnow (?:focus|concentrate) on (?:your|the|a|this) new\b"
        r"|\b(?:neue|weitere) (?:aufgaben?|anweisungen) folgen"
        r"|\b(?:nun|jetzt) folgen (?:neue|weitere)\b"),
-    _r("pivot_after_praise", "direct_injection", 0.55,
+    _r("pivot_after_praise", "direct_injection", 0.45,
        r"\b(?:well done|very good|very well|excellent|great job|good job|simply great|"
        r"fantastic|perfect|congratulations|that is (?:enough|done)|that'?s (?:enough|done)|"
        r"sehr gut|gut gemacht|super)\b.{0,120}?\b(?:now|but now|jetzt|nun)\b"),
@@ -108,7 +355,7 @@ RULES: tuple[Rule, ...] = (
     _r("pwned_marker", "direct_injection", 0.6, r"\b(?:pwned|pwn3d|i have been hacked)\b"),
     # --- jailbreaks: new persona without limits ----------------------------------------------
     _r("jailbreak_persona", "direct_injection", 0.85,
-       r"\b(?:do anything now|developer mode|dev mode|god mode|jailbroken|jail-?break mode|"
+       r"\b(?:do anything now|god mode|jailbroken|jail-?break mode|"
        r"unrestricted (?:mode|ai|assistant|version)|unfiltered (?:mode|ai|assistant|response)|"
        r"evil (?:ai|assistant|bot|twin|confidant|mode)|opposite mode|chaos mode|"
        r"anti-?gpt|betterdan|(?:no|without any|free of|free from)\s+(?:ethical|moral|content)\s+"
@@ -136,10 +383,12 @@ RULES: tuple[Rule, ...] = (
        rf"{_AI}|you are (?:no longer|not) an? {_AI}|forget (?:that )?you(?:'re| are) an? {_AI})"),
     _r("bypass_safety", "direct_injection", 0.85,
        r"\b(?:bypass|disable|turn off|switch off|deactivate|override|circumvent|get around|"
-       r"ignore|remove|evade|break)\s+(?:\w+\s+){0,2}?(?:safety|content|security|ethical|"
-       r"moderation|openai|anthropic)?\s*(?:filters?|guardrails?|safeguards?|"
-       r"restrictions|alignment|moderation|censorship|safety (?:features|measures|rules|"
-       r"settings|protocols)|content polic(?:y|ies)|usage polic(?:y|ies))\b"),
+       r"ignore|remove|evade|break|lift)\s+(?:(?:your|all|any|its|these|those)\s+(?:\w+\s+){0,2}?"
+       r"(?:filters?|guardrails?|safeguards?|restrictions|alignment|moderation|censorship|"
+       r"limits|limitations|rules|polic(?:y|ies)|programming)|(?:the\s+|all\s+)?(?:safety|ethical|"
+       r"moderation|openai|anthropic|ai)\s+(?:filters?|guardrails?|safeguards?|restrictions|"
+       r"alignment|features|measures|rules|settings|protocols|polic(?:y|ies))|(?:the\s+)?"
+       r"(?:content|usage) polic(?:y|ies))\b"),
     _r("from_now_on", "direct_injection", 0.55,
        r"\b(?:from now on|from this (?:point|moment) (?:on|forward)|henceforth|ab jetzt|"
        r"von nun an)\b[\s,]+(?:you|your|du|ihr)\b"),
@@ -153,7 +402,8 @@ RULES: tuple[Rule, ...] = (
     _r("persona_assign", "direct_injection", 0.5,
        r"^\W*(?:okay\W+|ok\W+|now\W+|hello\W+|hi\W+)?(?:you are|you're|du bist|sie sind)\s+"
        r"(?!(?:given|provided|asked|going|told|tasked|welcome|right|correct|wrong|not|so|very|"
-       r"too|being|able|allowed|an? (?:helpful|expert|experienced)|my|our)\b)"),
+       r"too|being|able|allowed|an? (?:helpful|expert|experienced|star|genius|lifesaver|legend)|"
+       r"my|our|the (?:best|greatest)|awesome|amazing|great|brilliant|a gem)\b)"),
     _r("stay_in_character", "direct_injection", 0.5,
        r"\b(?:stay(?:s|ing)? (?:fully |always )?in (?:character|(?:their|your|his|her) roles?)|"
        r"(?:never|do not|don'?t|without (?:even )?)\s*(?:break(?:ing)?|fall(?:ing)? out of|"
@@ -175,18 +425,21 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:copy|text|contents?|verbatim) of (?:the|your) (?:full |entire |whole |complete )?"
        r"(?:prompt|instructions|system message)\b"),
     _r("repeat_above", "system_prompt_extraction", 0.8,
-       r"\b(?:repeat|print|output|recite|echo)\s+(?:back\s+)?(?:everything|all|the (?:words|"
-       r"text|lines|sentences))\s+(?:above|before|preceding|prior)|\brepeat (?:the |your )?"
-       r"(?:words|text) (?:verbatim|word for word)|starting with [\"'“]?you are\b"),
+       r"\b(?:repeat|print|output|recite|echo)\s+(?:back\s+)?(?:everything|all(?: the text)?)\s+"
+       r"(?:above|before|preceding|prior)|\brepeat (?:the |your )?(?:words|text) (?:above )?"
+       r"(?:verbatim|word for word)|starting with [\"'“]?you are\b"
+       r"|\b(?:text|words|messages?|content) (?:that )?(?:appears?|comes?|is|was) (?:before|above) "
+       r"(?:my|this|the) (?:first |very first )?(?:message|prompt|question)"),
     _r("what_instructions", "system_prompt_extraction", 0.7,
-       r"\b(?:what|which) (?:are|were) (?:your|the) (?:exact |original |initial |hidden |secret |"
-       r"system )?(?:instructions|rules|directives|guidelines)\b(?! for)"),
+       r"\b(?:what|which) (?:are|were) your (?:exact |original |initial |hidden |secret |"
+       r"system )?(?:instructions|rules|directives|guidelines)\b(?! for)|\bwhat (?:instructions|"
+       r"rules|guidelines|directives|prompt) (?:were|have) you (?:been )?(?:given|told|provided)"),
     _r("system_prompt_mention", "system_prompt_extraction", 0.3,
        r"\b(?:system prompt|hidden prompt|initial prompt|prompt texts?)\b"),
     # --- instructions aimed at the model from inside data --------------------------------------
     _r("note_to_ai", "indirect_injection", 0.8,
        rf"\b(?:note|message|instructions?|attention|reminder|important)\s+(?:to|for)\s+(?:the\s+|"
-       rf"any\s+|all\s+)?{_AI}s?\b"),
+       rf"any\s+|all\s+)?{_AI}s?\b|\binstructions? for you\s*:"),
     _r("if_you_are_ai", "indirect_injection", 0.75,
        rf"\b(?:if|when) you(?:'re| are) an? {_AI}\b|\b{_AI}s? (?:reading|processing|parsing|"
        r"summari[sz]ing|seeing|browsing) this\b"),
@@ -210,7 +463,7 @@ RULES: tuple[Rule, ...] = (
        r"(?:secretly|silently|quietly) (?:send|forward|include|add|append|execute|run|call))\b"),
     _r("exfiltrate", "indirect_injection", 0.7,
        r"\b(?:send|forward|email|e-mail|post|upload|exfiltrate|transmit|leak|copy|append)\s+"
-       r"(?:all\s+|the\s+|this\s+|any\s+|every\s+|their\s+|his\s+|her\s+)?(?:user'?s?\s+|"
+       r"(?:all\s+|the\s+|this\s+|any\s+|every\s+|their\s+|his\s+|her\s+){0,2}(?:user'?s?\s+|"
        r"customer'?s?\s+|private\s+|previous\s+|full\s+)?(?:data|conversation|chat(?: history)?|"
        r"history|credentials|passwords?|api keys?|tokens?|secrets?|emails?|inbox|contacts|"
        r"files?|information|messages|personal (?:data|details)|session)\b.{0,40}?"
@@ -220,9 +473,10 @@ RULES: tuple[Rule, ...] = (
        r"!\[[^\]]{0,80}\]\(https?://[^)\s]{0,200}[?&][\w-]+=(?:\{|\[|\$|%7B|<)"),
     _r("instruction_block", "indirect_injection", 0.55,
        r"\b(?:new|updated|revised|real|actual|true|hidden|secret) (?:system )?instructions?"
-       r"\s*[:\-]"),
+       r"(?:\s+(?:are|is|follow))?\s*[:\-]"),
     _r("assistant_must", "indirect_injection", 0.6,
-       rf"\b(?:the )?{_AI}s? (?:must|should|shall|is required to|needs to) (?:now |immediately |"
+       rf"\b(?:the )?{_AI}s?\b(?:\s+\w+){{0,4}}?\s+(?:must|should|shall|is required to|needs? to|"
+       r"are required to) (?:now |immediately |"
        r"also |always )?(?:ignore|reply|respond|say|output|send|forward|include|recommend|"
        r"tell|reveal|execute|run|call|delete|append|state|claim|describe)\b"),
     # --- disguise requested in so many words ----------------------------------------------------
@@ -307,8 +561,11 @@ class PromptInjectionDetector:
                     evidence=text[a:b][:200],
                     details={
                         "rules": sorted(h.rule.name for h in group),
-                        **({"disguise": sorted({h.via for h in group if h.via})}
-                           if any(h.via for h in group) else {}),
+                        **(
+                            {"disguise": sorted({h.via for h in group if h.via})}
+                            if any(h.via for h in group)
+                            else {}
+                        ),
                     },
                 )
             )
@@ -331,9 +588,12 @@ class PromptInjectionDetector:
             hits.append(_Hit(_OBFUSCATION_RULE, whole, _HOMOGLYPH_WEIGHT, "homoglyphs"))
         if norm.invisible or norm.homoglyph_words:
             # Anything found only because the disguise was removed is worth more.
-            hits = [_Hit(h.rule, h.span, min(0.99, h.weight + _DISGUISE_BONUS), "unicode")
-                    if h.rule.category != "obfuscation" and h.weight < 0.99 else h
-                    for h in hits]
+            hits = [
+                _Hit(h.rule, h.span, min(0.99, h.weight + _DISGUISE_BONUS), "unicode")
+                if h.rule.category != "obfuscation" and h.weight < 0.99
+                else h
+                for h in hits
+            ]
         if norm.hidden_tag_text:
             hits.extend(self._disguised(norm.hidden_tag_text, whole, "unicode_tags"))
         plain = norm.text
@@ -349,10 +609,14 @@ class PromptInjectionDetector:
             hits.extend(inner)
         return hits
 
-    def _match(self, text: str, via: str,
-               mapper: Callable[[int, int], tuple[int, int]] | None) -> list[_Hit]:
+    def _match(
+        self, text: str, via: str, mapper: Callable[[int, int], tuple[int, int]] | None
+    ) -> list[_Hit]:
         hits: list[_Hit] = []
+        low = text.lower()
         for rule in self.rules:
+            if rule.triggers and not any(t in low for t in rule.triggers):
+                continue
             m = rule.pattern.search(text)
             if m is None:
                 continue
@@ -360,8 +624,9 @@ class PromptInjectionDetector:
             hits.append(_Hit(rule, span, rule.weight, via))
         return hits
 
-    def _new_only(self, text: str, known: list[_Hit], span: tuple[int, int],
-                  via: str) -> list[_Hit]:
+    def _new_only(
+        self, text: str, known: list[_Hit], span: tuple[int, int], via: str
+    ) -> list[_Hit]:
         """Rules that fire on a de-disguised copy but not on the plain text."""
         seen = {h.rule.name for h in known}
         fresh = [h for h in self._match(text, via, None) if h.rule.name not in seen]
