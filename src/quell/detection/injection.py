@@ -22,22 +22,27 @@ _OVERRIDE_VERB = (
     r"(?:ignore|ignoring|disregard|forget|forgetting|skip|override|overrule|bypass|drop|abandon|"
     r"discard|neglect|set aside|throw away|throw out|erase|delete|wipe|clear|remove|leave|"
     r"put aside|pay no attention to|do not follow|don'?t follow|stop following|no longer follow|"
-    r"vergiss|vergessen|ignoriere|ignorieren|oublie|oubliez|ignora|ignorez|olvida|olvide)"
+    r"cancel|revoke|vergiss|vergessen|ignoriere|ignorieren|oublie|oubliez|ignora|ignorez|olvida|"
+    r"olvide|negeer|vergeet)"
 )
 _PRIOR = (
     r"(?:previous|previously|prior|preceding|above|earlier|former|foregoing|initial|original|"
-    r"old|system|existing|current|last|given|all|every|your|these|those|such|the|"
+    r"old|system|existing|current|last|given|all|every|each|whatever|any|your|these|those|such|the|"
     r"vorherigen?|bisherigen?|obigen?|alle|die|précédentes?|anteriores?|todas?|toutes|tous|les|"
-    r"las|los)"
+    r"las|los|tutte|le|gli|precedenti|as|os|vorige|eerdere)"
 )
 _RULESET = (
     r"(?:instructions?|prompts?|directives?|rules|guidelines|commands?|orders|tasks?|"
     r"assignments?|context|constraints|restrictions|programming|training|guardrails|"
-    r"polic(?:y|ies)|information|messages|conversation|inputs?|requests?|prompt texts?|"
+    r"polic(?:y|ies)|information|messages?|conversation|inputs?|requests?|prompt texts?|"
     r"settings|limitations|filters|principles|ethics|guidance|directions|"
-    r"anweisungen|aufgaben|befehle|informationen|angaben|regeln|instructions|instrucciones|reglas)"
+    r"anweisungen|aufgaben|befehle|informationen|angaben|regeln|instructions|instrucciones|reglas|"
+    r"istruzioni|regole|instruções|instrucoes|regras|instructies|regels)"
 )
-_AI = r"(?:ai|a\.i\.|llm|assistant|chat ?bot|language model|gpt|model|agent|copilot|claude|bot)"
+_AI = (
+    r"(?:large language model|ai|a\.i\.|llm|assistant|chat ?bot|language model|gpt|model|agent|"
+    r"copilot|claude|bot)"
+)
 _SECRET_PROMPT = (
     r"(?:system ?prompt|system message|initial (?:prompt|instructions)|original (?:prompt|"
     r"instructions)|hidden (?:prompt|instructions|rules)|pre-?prompt|meta ?prompt|"
@@ -47,18 +52,44 @@ _SECRET_PROMPT = (
     r"the (?:full |entire |whole |complete |exact )?(?:prompt|prompt texts?)\b|"
     r"(?:text|everything|content|instructions) (?:above|before this)|"
     r"beginning of (?:this|the|our) (?:prompt|conversation|chat)|prompt texts?|"
-    r"prompt-texte?|systemanweisung\w*|prompt syst[eè]me|systemprompt)"
+    r"prompt-texte?|systemanweisung\w*|prompt syst[eè]me|systemprompt|systeemprompt|"
+    r"prompt di sistema|prompt do sistema|seu prompt|tuo prompt|je prompt)"
 )
 _REVEAL = (
     r"(?:show|reveal|print|display|output|repeat|tell|give|share|leak|dump|echo|write out|"
     r"write down|recite|spell out|list|paste|return|expose|disclose|copy|translate|summari[sz]e|"
-    r"quote|read back|read out|what (?:is|are|was|were|would|does|did)|zeige?|zeigen|gib|nenne|"
-    r"montre|dis-moi|muestra)"
+    r"quote|read back|read out|what(?:'s| is| are| was| were| would| does| did)|zeige?|zeigen|gib|"
+    r"nenne|montre|dis-moi|muestra|rivela|mostre|mostra|vertel)"
 )
 
 
 # Cheap pre-checks per rule (see Rule.triggers); a rule with none always runs.
 TRIGGERS: dict[str, tuple[str, ...]] = {
+    "ignore_what_told": ("ignor", "disregard", "forget"),
+    "no_longer_follow": ("follow", "obey", "adhere", "comply", "respect"),
+    "restrictions_lifted": (
+        "lifted",
+        "removed",
+        "disabled",
+        "switched off",
+        "turned off",
+        "suspended",
+        "gone",
+        " off",
+    ),
+    "override_colon": ("override",),
+    "secret_request": (
+        "key",
+        "password",
+        "credential",
+        "secret",
+        "token",
+        "internal",
+        "confidential",
+    ),
+    "your_system_prompt": ("your ",),
+    "what_developer_said": ("told", "said to", "instructed", "asked", "wrote to"),
+    "vocative_ai": ("ai", "assistant", "bot", "llm", "agent", "model"),
     "override_prior": (
         "ignor",
         "disregard",
@@ -91,7 +122,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "forget_everything": ("forget", "ignor", "disregard", "vergiss", "oubli", "olvid"),
     "forget_everything_before": ("forget", "ignor", "disregard", "vergiss", "oubli", "olvid"),
     "ignore_above": ("ignore", "disregard", "forget"),
-    "ignore_user": ("ignore",),
+    "ignore_user": ("ignore", "disregard"),
     "rules_void": ("instruction", "rules", "guideline", "directive", "prompt", "told"),
     "answer_unrestricted": ("without", "with no", "break the rules"),
     "leave_behind": ("behind", "aside", "out of your head"),
@@ -315,15 +346,42 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:ignore|disregard|forget)\s+(?:the\s+|all\s+)?(?:above|previous|preceding|prior)"
        r"(?:\s+(?:one|ones|text|messages?|prompts?|inputs?|lines?|content))?\s*(?:[.,;:!]|and\b|$)"),
     _r("ignore_user", "direct_injection", 0.75,
-       r"\bignore (?:the |this )?user(?:'s)?\b(?:\s+(?:question|request|message|input)s?)?"),
+       r"\b(?:ignore|disregard)\s+(?:the |this |my |their )?(?:user(?:'s)?|question|request|"
+       r"document|page|email|article|website|file)(?:'s)?\b(?:\s+(?:actual |real |original )?"
+       r"(?:question|request|message|input|content|text)s?)?"),
+    _r("ignore_what_told", "direct_injection", 0.85,
+       r"\b(?:ignore|disregard|forget)\s+(?:what|whatever|anything)\s+(?:the\s+)?(?:system|"
+       r"developers?|admin|operator|they|you were|your (?:creators?|developers?|owners?))\b"),
+    _r("no_longer_follow", "direct_injection", 0.8,
+       r"\byou (?:don'?t|do not|no longer|won'?t|will not|need not|needn'?t) (?:need to |have to )?"
+       r"(?:follow|obey|adhere to|comply with|respect)\s+(?:\w+\s+){0,2}?(?:polic(?:y|ies)|rules|"
+       r"guidelines|instructions|restrictions|filters)"),
+    _r("restrictions_lifted", "direct_injection", 0.75,
+       r"\b(?:restrictions|rules|filters|limits|limitations|guardrails|safeguards|policies)\s+"
+       r"(?:are\s+|have been\s+|now\s+)?(?:lifted|removed|disabled|switched off|turned off|"
+       r"suspended|gone|off)\b"),
+    _r("override_colon", "direct_injection", 0.7,
+       r"(?:^|[.!\n]\s*)(?:system |admin |developer |emergency )?override\s*[:!-]"),
+    _r("secret_request", "system_prompt_extraction", 0.6,
+       r"\b(?:reveal|print|show|give me|list|tell me|output|leak|share|dump)\s+(?:me\s+)?(?:any|"
+       r"all|your|the|every)\s+(?:\w+\s+)?(?:api keys?|passwords?|credentials|secrets|tokens|"
+       r"private keys?|internal documents|confidential (?:data|information))\b"),
+    _r("your_system_prompt", "system_prompt_extraction", 0.75,
+       r"\byour (?:system prompt|system message|hidden prompt|initial prompt|pre-?prompt|"
+       r"meta ?prompt|system instructions|hidden instructions|secret instructions)\b"),
+    _r("what_developer_said", "system_prompt_extraction", 0.85,
+       r"\bwhat (?:the )?(?:system|developers?|operators?|admins?|creators?) (?:told|said to|"
+       r"instructed|asked|wrote to) you\b"),
     _r("rules_void", "direct_injection", 0.85,
-       r"\b(?:your|the) (?:previous|prior|old|original|earlier|initial) (?:instructions|rules|"
-       r"guidelines|directives|prompt) (?:are|were|have been|is) (?:now )?(?:outdated|obsolete|"
-       r"void|cancel+ed|revoked|replaced|no longer valid|invalid|wrong|suspended|overridden)"
+       r"\b(?:your|the) (?:previous |prior |old |original |earlier |initial )?(?:instructions|"
+       r"rules|guidelines|directives|prompt) (?:are|were|have been|is) (?:now )?(?:outdated|"
+       r"obsolete|void|cancel+ed|revoked|replaced|no longer valid|invalid|wrong|suspended|"
+       r"overridden|updated|changed)"
        r"|\beverything you were told (?:before|earlier|previously) is (?:cancel+ed|void|invalid)"),
     _r("answer_unrestricted", "direct_injection", 0.7,
        r"\b(?:answer|respond|reply)(?:s|ing)? (?:\w+\s+){0,3}?(?:without|with no) (?:any )?"
-       r"(?:restrictions|limits|limitations|filters|filtering|censorship|rules)\b"
+       r"(?:restrictions|limits|limitations|filters|filtering|censorship|rules|ethical "
+       r"(?:considerations|concerns|constraints|guidelines)|morals|moral (?:concerns|limits))\b"
        r"|\blet'?s break the rules\b"),
     _r("leave_behind", "direct_injection", 0.75,
        r"\b(?:leave|put|remove)\s+(?:all\s+)?(?:the\s+)?(?:previous|prior|earlier|old)\s+"
@@ -363,7 +421,8 @@ RULES: tuple[Rule, ...] = (
     _r("dan_name", "direct_injection", 0.7, r"\b(?:DAN|STAN|DUDE|AIM|KEVIN)\b(?!\s+\w+ly)",
        0),
     _r("mode_switch", "direct_injection", 0.8,
-       r"\b(?:enter|enable|activate|switch (?:in)?to|turn on|unlock|boot into)\s+(?:the\s+)?"
+       r"\b(?:enter|enable|activate|switch (?:in)?to|turn on|unlock|boot into|operate in|run in|"
+       r"go into|(?:are|you're|be) now in|now in)\s+(?:the\s+)?"
        r"(?:developer|debug|admin|administrator|god|maintenance|unrestricted|sudo|root|dan|"
        r"jailbreak|test|unsafe|uncensored)\s+mode\b"),
     _r("no_limits", "direct_injection", 0.75,
@@ -428,8 +487,10 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:repeat|print|output|recite|echo)\s+(?:back\s+)?(?:everything|all(?: the text)?)\s+"
        r"(?:above|before|preceding|prior)|\brepeat (?:the |your )?(?:words|text) (?:above )?"
        r"(?:verbatim|word for word)|starting with [\"'“]?you are\b"
-       r"|\b(?:text|words|messages?|content) (?:that )?(?:appears?|comes?|is|was) (?:before|above) "
-       r"(?:my|this|the) (?:first |very first )?(?:message|prompt|question)"),
+       r"|\b(?:everything|all|whatever|the text|text|words|messages?|content) (?:that )?"
+       r"(?:appears?|comes?|came|is|was|was written|is written) (?:before|above) "
+       r"(?:my|this|the) (?:first |very first )?(?:message|prompt|question)"
+       r"|\b(?:including|plus|with) (?:the )?(?:system|hidden) (?:text|message|prompt)\b"),
     _r("what_instructions", "system_prompt_extraction", 0.7,
        r"\b(?:what|which) (?:are|were) your (?:exact |original |initial |hidden |secret |"
        r"system )?(?:instructions|rules|directives|guidelines)\b(?! for)|\bwhat (?:instructions|"
@@ -440,6 +501,11 @@ RULES: tuple[Rule, ...] = (
     _r("note_to_ai", "indirect_injection", 0.8,
        rf"\b(?:note|message|instructions?|attention|reminder|important)\s+(?:to|for)\s+(?:the\s+|"
        rf"any\s+|all\s+)?{_AI}s?\b|\binstructions? for you\s*:"),
+    _r("vocative_ai", "indirect_injection", 0.7,
+       r"\b(?:dear |hey |hi |hello |ok |p\.?s\.? )?(?:ai|assistant|chatbot|llm|agent|bot|model)"
+       r"\s*[,:]\s*(?:[^.!?\n]{0,60}?,\s*)?(?:please\s+)?(?:forward|send|delete|ignore|mark|close|"
+       r"cancel|transfer|reply|respond|say|tell|include|append|call|run|execute|do not|don'?t|stop|"
+       r"recommend|share|reveal|print|output|email|disregard|approve)\b"),
     _r("if_you_are_ai", "indirect_injection", 0.75,
        rf"\b(?:if|when) you(?:'re| are) an? {_AI}\b|\b{_AI}s? (?:reading|processing|parsing|"
        r"summari[sz]ing|seeing|browsing) this\b"),

@@ -54,7 +54,7 @@ HOMOGLYPHS: dict[str, str] = {
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
                        "$": "s", "!": "i", "|": "l"})  # fmt: skip
 _LEET_HINT = re.compile(r"[a-z][013457@$][a-z]|[013457@$][a-z]{2}", re.IGNORECASE)
-_SPACED_LETTERS = re.compile(r"\b(?:[A-Za-z][ .\-_*]){4,}[A-Za-z]\b")
+_SPACED_LETTERS = re.compile(r"\b(?:[A-Za-z][ .\-_*]){3,}[A-Za-z]\b")
 _BASE64_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{20,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX_BLOB = re.compile(r"\b(?:[0-9a-fA-F]{2}[ :]?){12,}\b")
 
@@ -156,7 +156,8 @@ def collapse_spaced(text: str) -> str | None:
     """Join letters written one by one ("i g n o r e"), or None when there are none."""
     if not _SPACED_LETTERS.search(text):
         return None
-    return _SPACED_LETTERS.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
+    joined = _SPACED_LETTERS.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
+    return re.sub(r"[ \t]{2,}", " ", joined)
 
 
 def decoded_blobs(text: str, limit: int = 8) -> list[tuple[tuple[int, int], str, str]]:
