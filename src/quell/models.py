@@ -4,6 +4,7 @@ Each phase keeps its tables beside its logic (``<phase>/models.py``); this modul
 """
 
 from quell.auth.models import ApiToken, User
+from quell.detection.correlation_models import CorrelationGroup, CorrelationSetting, IncidentLink  # noqa: F401
 from quell.incidents.models import Incident, RoleAssignment, TimelineEvent, incident_systems
 from quell.ingest.models import Alert, ChangeEvent, Integration, Payload, SignalRow  # noqa: F401
 from quell.inventory.models import (

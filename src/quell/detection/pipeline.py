@@ -1,0 +1,583 @@
+"""The correlation engine bound to a store: intake hands it signals, it writes incidents.
+
+`Correlator.handle` runs inside intake's transaction. It routes each signal through the pure
+stages of `quell.detection.correlation`, then writes what changed through
+`quell.incidents.service`: a new incident when a held candidate is due, one `signal.attached`
+event per incident and batch (with each alert's reason), new systems, archetype and severity
+changes, reopens and links. Each decision is on the timeline with its reason.
+
+The index lives in memory, one per engine, rebuilt from the store on first use: open and
+recently resolved incidents (with their `correlation_groups` state) and recent alerts that
+have no incident yet (the held candidates). If a transaction rolls back, the index is thrown
+away and rebuilt, so memory never runs ahead of the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from sqlalchemy import Engine, event, or_, select, update
+from sqlalchemy.orm import Session
+
+from quell.detection.classify import EvidenceScores
+from quell.detection.correlation import (
+    CorrelationIndex,
+    Decision,
+    DependencyGraph,
+    Group,
+    SystemInfo,
+    held_since,
+)
+from quell.detection.correlation_models import CorrelationGroup, IncidentLink
+from quell.detection.rules import CorrelationRules, SeverityPolicies, load_rules, rules_version
+from quell.detection.severity import SeverityDecision, evaluate
+from quell.errors import Conflict
+from quell.incidents import lifecycle
+from quell.incidents import service as incidents
+from quell.incidents.models import Incident
+from quell.incidents.timeline import append_event
+from quell.ingest.signal import Signal
+from quell.inventory.models import AISystem
+from quell.timeutil import as_utc, utcnow
+
+ACTOR = "quell-correlation"
+MAX_LISTED = 50  # alerts named in one signal.attached event; the rest are counted
+RELOAD_EVERY_S = 5.0  # how often a running correlator checks for new rules and inventory
+ARCHETYPE_TITLES = {
+    "prompt_injection": "Prompt injection",
+    "data_exfiltration": "Data exfiltration",
+    "model_manipulation": "Model manipulation",
+    "misinformation_cascade": "Misinformation cascade",
+    "toxicity_abuse": "Toxic or abusive output",
+    "agentic_misalignment": "Agentic misalignment",
+}
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One stored signal handed to correlation by intake."""
+
+    signal: Signal
+    signal_id: int
+    alert_id: int
+    new_alert: bool  # False when it was a duplicate of an open alert
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What correlation did with one alert; intake records `incident_id` on the alert."""
+
+    alert_id: int
+    incident_id: int | None
+    action: str  # created | attached | held | duplicate | reopened | resolved_alert | unmapped ...
+    reason: str
+
+
+class Correlator:
+    """The process-wide correlation engine of one database engine."""
+
+    _instances: ClassVar[dict[int, Correlator]] = {}
+    _instances_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self.engine = engine
+        self.index: CorrelationIndex | None = None
+        self.policies = SeverityPolicies()
+        self._lock = threading.RLock()
+        self._version: datetime | None = None
+        self._checked = 0.0
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> Correlator:
+        """The one instance for `engine`; its index is rebuilt from the store at first use."""
+        with cls._instances_lock:
+            found = cls._instances.get(id(engine))
+            if found is None or found.engine is not engine:
+                found = cls._instances[id(engine)] = cls(engine)
+            return found
+
+    @classmethod
+    def forget(cls, engine: Engine) -> None:
+        with cls._instances_lock:
+            cls._instances.pop(id(engine), None)
+
+    # -- index lifecycle
+
+    def invalidate(self) -> None:
+        """Throw the in-memory index away; the next call rebuilds it from the store."""
+        self.index = None
+
+    def _watch(self, session: Session) -> None:
+        """Rebuild after a rollback: the index must never hold what the store does not."""
+        if session.info.get("quell_correlation_watched"):
+            return
+        session.info["quell_correlation_watched"] = True
+        event.listen(session, "after_rollback", lambda _s: self.invalidate())
+
+    def _ensure(
+        self, session: Session, now: datetime, skip_signals: frozenset[int] = frozenset()
+    ) -> CorrelationIndex:
+        if self.index is None:
+            self.index = self.rebuild(session, now, skip_signals)
+        elif time.monotonic() - self._checked > RELOAD_EVERY_S:
+            self.reload(session)
+        return self.index
+
+    def reload(self, session: Session) -> None:
+        """Pick up new rules (quell.yaml applied) and inventory changes without a rebuild."""
+        self._checked = time.monotonic()
+        version = rules_version(session)
+        if self.index is None:
+            return
+        rules, policies = load_rules(session) if version != self._version else (None, None)
+        if rules is not None and policies is not None:
+            self._version, self.policies = version, policies
+        graph, infos = _inventory(session)
+        self.index.systems = infos
+        self.index.configure(rules or self.index.rules, graph)
+
+    def rebuild(
+        self, session: Session, now: datetime, skip_signals: frozenset[int] = frozenset()
+    ) -> CorrelationIndex:
+        """Build the index from the store: open and recent incidents, then held alerts.
+
+        `skip_signals` are the signals of the batch being handled: stored already, not yet routed.
+        """
+        self._checked = time.monotonic()
+        self._version = rules_version(session)
+        rules, self.policies = load_rules(session)
+        graph, infos = _inventory(session)
+        index = CorrelationIndex(rules, graph, infos)
+        since = now - timedelta(seconds=rules.link_within)
+        rows = session.execute(
+            select(Incident, CorrelationGroup)
+            .join(CorrelationGroup, CorrelationGroup.incident_id == Incident.id)
+            .where(
+                or_(
+                    Incident.status.in_(lifecycle.OPEN_STATUSES),
+                    Incident.resolved_at >= since,
+                )
+            )
+        )
+        for incident, stored in rows:
+            _restore_group(index, incident, stored)
+        _restore_alerts(session, index)
+        _restore_held(session, index, now, skip_signals)
+        return index
+
+    # -- the two entry points
+
+    def handle(self, session: Session, items: list[Incoming]) -> list[Outcome]:
+        """Correlate a batch of stored signals inside the caller's transaction."""
+        if not items:
+            return []
+        with self._lock:
+            self._watch(session)
+            now = max(i.signal.received_at for i in items)
+            index = self._ensure(session, now, frozenset(i.signal_id for i in items))
+            self._refresh_statuses(session, index, now)
+            decisions: list[tuple[Incoming, Decision]] = []
+            for item in items:
+                decisions.append((item, index.route(item.signal, item.alert_id, item.new_alert)))
+            batch_alerts = {i.alert_id for i in items}
+            opened = self._open_due(session, index, now, skip_alerts=batch_alerts)
+            self._write_touched(session, index, {id(d.group) for _, d in decisions if d.group})
+            outcomes = [_outcome(item, decision, opened) for item, decision in decisions]
+            return outcomes + [o for o in opened.extra if o.alert_id not in batch_alerts]
+
+    def flush_due(self, session: Session, now: datetime | None = None) -> list[Outcome]:
+        """Open held candidates whose group_wait has passed; call every second or so."""
+        now = now or utcnow()
+        with self._lock:
+            self._watch(session)
+            index = self._ensure(session, now)
+            self._refresh_statuses(session, index, now)
+            opened = self._open_due(session, index, now, skip_alerts=set())
+            return opened.extra
+
+    def flush_due_now(self) -> list[Outcome]:
+        """flush_due in its own transaction, serialised with intake's writers."""
+        from quell.ingest.service import write_lock
+        from quell.store.db import session_scope
+
+        assert self.engine is not None
+        with write_lock(self.engine), session_scope(self.engine) as session:
+            return self.flush_due(session)
+
+    # -- store writes
+
+    def _refresh_statuses(self, session: Session, index: CorrelationIndex, now: datetime) -> None:
+        """Notice incidents a person resolved, closed or reopened since the last batch."""
+        ids = [g.incident_id for g in index.groups.values() if g.incident_id is not None]
+        if not ids:
+            return
+        query = select(Incident.id, Incident.status, Incident.resolved_at).where(
+            Incident.id.in_(ids)
+        )
+        for incident_id, status, resolved_at in session.execute(query):
+            group = index.groups[index.by_incident[incident_id]]
+            if status in lifecycle.OPEN_STATUSES and group.status == "resolved":
+                index.mark_reopened(incident_id, now)
+            elif status not in lifecycle.OPEN_STATUSES and group.status == "open":
+                when = as_utc(resolved_at) if resolved_at else now
+                index.mark_resolved(incident_id, when, closed=status == "closed")
+            elif status == "closed":
+                group.closed = True
+
+    def _open_due(
+        self, session: Session, index: CorrelationIndex, now: datetime, *, skip_alerts: set[int]
+    ) -> _Opened:
+        opened = _Opened()
+        for group, reason in index.due(now):
+            incident = self._create(session, index, group, reason)
+            opened.groups[id(group)] = incident.id
+            members = sorted(group.alert_ids)
+            opened.extra.extend(
+                Outcome(a, incident.id, "created", f"opened with its candidate: {reason}")
+                for a in members
+            )
+            _link_alerts(session, [a for a in members if a not in skip_alerts], incident.id)
+        return opened
+
+    def _create(
+        self, session: Session, index: CorrelationIndex, group: Group, reason: str
+    ) -> Incident:
+        decision = self._severity(index, group)
+        root = index.graph.root(group.systems) or "unknown system"
+        classified = group.archetype != "unclassified"
+        what = ARCHETYPE_TITLES.get(group.archetype, "Incident")
+        first = group.summaries[0] if group.summaries else ""
+        title = f"{what} on {root}: {first}" if first else f"{what} on {root}"
+        others = sorted(group.systems - {root})
+        summary = f"{group.alert_count} alert(s), {group.signal_count} signal(s)" + (
+            f"; also affects {', '.join(others)}" if others else ""
+        )
+        incident = incidents.create_incident(
+            session,
+            actor=ACTOR,
+            title=title[:300],
+            severity=decision.severity,
+            summary=summary,
+            archetype=group.archetype if classified else "unclassified",
+            archetype_confidence=group.confidence if classified else None,
+            systems=sorted(group.systems & set(index.systems)),
+            source="correlation",
+            detected_at=min(group.detected_at, utcnow()),
+            reason=f"{reason}; severity {decision.severity} by rule {decision.rule}",
+        )
+        append_event(
+            session,
+            incident,
+            actor=ACTOR,
+            kind="incident.classified",
+            data={
+                "archetype": group.archetype,
+                "confidence": group.confidence,
+                "scores": group.evidence.scores(),
+                "severity": decision.severity,
+                "severity_rule": decision.rule,
+                "conditions": list(decision.conditions),
+            },
+            reason=_archetype_reason(group),
+        )
+        index.mark_open(group, incident.id)
+        group.applied_archetype = incident.archetype
+        group.applied_severity = decision.severity
+        if group.previous_incident is not None:
+            _link(session, incident, group.previous_incident, group.previous_reason)
+        self._attach_events(session, incident, group, reason=f"held candidate opened: {reason}")
+        group.new_systems.clear()
+        _save_state(session, group)
+        return incident
+
+    def _write_touched(self, session: Session, index: CorrelationIndex, touched: set[int]) -> None:
+        """One timeline entry per open incident that gained alerts in this batch."""
+        for group in list(index.groups.values()):
+            if id(group) not in touched or group.incident_id is None or not group.dirty:
+                continue
+            incident = incidents.get_incident(session, group.incident_id)
+            if group.pending:
+                reopen = [m for m in group.pending if m.reason.startswith("reopened")]
+                if reopen and incident.status == "resolved":
+                    # Closed meanwhile (Conflict): the signals still join its record.
+                    with contextlib.suppress(Conflict):
+                        incidents.transition(
+                            session,
+                            incident.id,
+                            "acknowledged",
+                            actor=ACTOR,
+                            reason=reopen[0].reason,
+                        )
+                new_known = sorted(group.new_systems & set(index.systems))
+                if new_known:
+                    why = next(
+                        (m.reason for m in group.pending if "cascade" in m.reason),
+                        "signals from these systems joined",
+                    )
+                    incidents.add_systems(session, incident, new_known, actor=ACTOR, reason=why)
+                group.new_systems.clear()
+                self._attach_events(session, incident, group)
+            self._reclassify(session, incident, group)
+            self._raise_severity(session, index, incident, group)
+            _save_state(session, group)
+
+    def _attach_events(
+        self, session: Session, incident: Incident, group: Group, *, reason: str = ""
+    ) -> None:
+        members = group.pending
+        group.pending = []
+        group.dirty = False
+        if not members:
+            return
+        reasons = {m.reason for m in members}
+        append_event(
+            session,
+            incident,
+            actor=ACTOR,
+            kind="signal.attached",
+            data={
+                "count": len(members),
+                "alerts": [
+                    {"alert_id": m.alert_id, "summary": m.summary[:200], "reason": m.reason}
+                    for m in members[:MAX_LISTED]
+                ],
+                "signal_count": group.signal_count,
+            },
+            reason=reason
+            or (members[0].reason if len(reasons) == 1 else f"{len(members)} alerts joined"),
+        )
+
+    def _reclassify(self, session: Session, incident: Incident, group: Group) -> None:
+        if group.archetype == "unclassified" or group.archetype == incident.archetype:
+            return
+        if incident.archetype != group.applied_archetype:
+            return  # a person set the archetype: the engine does not overrule them
+        incidents.set_archetype(
+            session,
+            incident,
+            group.archetype,
+            actor=ACTOR,
+            reason=_archetype_reason(group),
+            confidence=group.confidence,
+        )
+        group.applied_archetype = group.archetype
+
+    def _raise_severity(
+        self, session: Session, index: CorrelationIndex, incident: Incident, group: Group
+    ) -> None:
+        decision = self._severity(index, group)
+        if lifecycle.severity_rank(decision.severity) >= lifecycle.severity_rank(incident.severity):
+            return  # severity rises as signals join; it never silently falls
+        conditions = " or ".join(decision.conditions) if decision.conditions else "default"
+        incidents.set_severity(
+            session,
+            incident,
+            decision.severity,
+            actor=ACTOR,
+            reason=f"rule {decision.rule} fired ({conditions})",
+        )
+        group.applied_severity = decision.severity
+
+    def _severity(self, index: CorrelationIndex, group: Group) -> SeverityDecision:
+        return evaluate(
+            self.policies.effective_rules(), group.impact(index.systems), self.policies.default
+        )
+
+
+@dataclass(slots=True)
+class _Opened:
+    groups: dict[int, int]
+    extra: list[Outcome]
+
+    def __init__(self) -> None:
+        self.groups = {}
+        self.extra = []
+
+
+def _outcome(item: Incoming, decision: Decision, opened: _Opened) -> Outcome:
+    group = decision.group
+    incident_id = group.incident_id if group is not None else None
+    action = decision.action
+    if group is not None and id(group) in opened.groups:
+        action = "created"
+    elif action == "held" and incident_id is not None:
+        action = "attached"
+    return Outcome(item.alert_id, incident_id, action, decision.reason)
+
+
+def _archetype_reason(group: Group) -> str:
+    if group.archetype == "unclassified":
+        return f"unclassified: no archetype reached the threshold (best {group.confidence:.2f})"
+    why = ", ".join(group.evidence.reasons.get(group.archetype, [])[:4])
+    return f"{group.archetype} at confidence {group.confidence:.2f} from {why}"
+
+
+def _inventory(session: Session) -> tuple[DependencyGraph, dict[str, SystemInfo]]:
+    systems = list(session.scalars(select(AISystem)))
+    graph = DependencyGraph({s.name: {u.name for u in s.upstream} for s in systems})
+    return graph, {s.name: SystemInfo(s.kind, s.criticality) for s in systems}
+
+
+def _link_alerts(session: Session, alert_ids: Sequence[int], incident_id: int) -> None:
+    """Record the incident on alerts opened outside the batch intake is writing."""
+    if not alert_ids:
+        return
+    from quell.ingest.models import Alert
+
+    session.execute(
+        update(Alert).where(Alert.id.in_(list(alert_ids))).values(incident_id=incident_id),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def _link(session: Session, incident: Incident, previous_id: int, reason: str) -> None:
+    session.add(
+        IncidentLink(
+            incident_id=incident.id,
+            related_incident_id=previous_id,
+            relation="recurrence_of",
+            reason=reason,
+        )
+    )
+    append_event(
+        session,
+        incident,
+        actor=ACTOR,
+        kind="incident.linked",
+        data={"relation": "recurrence_of", "incident_id": previous_id},
+        reason=reason,
+    )
+    previous = session.get(Incident, previous_id)
+    if previous is not None:
+        append_event(
+            session,
+            previous,
+            actor=ACTOR,
+            kind="incident.linked",
+            data={"relation": "recurred_as", "incident_id": incident.id},
+            reason=f"signals matching this incident opened incident {incident.id}",
+        )
+
+
+def _save_state(session: Session, group: Group) -> None:
+    assert group.incident_id is not None
+    row = session.get(CorrelationGroup, group.incident_id)
+    if row is None:
+        row = CorrelationGroup(incident_id=group.incident_id)
+        session.add(row)
+    row.first_signal_at = group.first_at
+    row.last_signal_at = group.last_at
+    row.state = group.state()
+
+
+def _restore_group(index: CorrelationIndex, incident: Incident, stored: CorrelationGroup) -> None:
+    state: dict[str, Any] = stored.state or {}
+    group = Group(
+        gid=index._next,
+        key=dict(state.get("key", {})),
+        systems=set(state.get("systems", [])),
+        first_at=as_utc(stored.first_signal_at),
+        last_at=as_utc(stored.last_signal_at),
+        detected_at=as_utc(incident.detected_at),
+    )
+    index._next += 1
+    group.signal_count = int(state.get("signal_count", 0))
+    group.alert_count = int(state.get("alert_count", 0))
+    group.evidence = EvidenceScores.from_dict(state.get("evidence", {}))
+    group.archetype = incident.archetype
+    group.confidence = incident.archetype_confidence or 0.0
+    group.kinds = set(state.get("kinds", []))
+    group.hint = state.get("hint")
+    group.metrics_max = dict(state.get("metrics_max", {}))
+    group.metrics_min = dict(state.get("metrics_min", {}))
+    group.summaries = list(state.get("summaries", []))
+    group.applied_archetype = state.get("applied_archetype")
+    group.applied_severity = state.get("applied_severity")
+    index.groups[group.gid] = group
+    index.mark_open(group, incident.id)
+    if incident.status not in lifecycle.OPEN_STATUSES:
+        resolved = as_utc(incident.resolved_at) if incident.resolved_at else group.last_at
+        index.mark_resolved(incident.id, resolved, closed=incident.status == "closed")
+    for system in group.systems:
+        index.index_system(group, system)
+
+
+def _restore_alerts(session: Session, index: CorrelationIndex) -> None:
+    """Map the firing alerts of indexed incidents, so their repeats count as duplicates."""
+    from quell.ingest.models import Alert
+
+    ids = list(index.by_incident)
+    for start in range(0, len(ids), 500):
+        query = select(Alert.id, Alert.incident_id).where(
+            Alert.incident_id.in_(ids[start : start + 500]), Alert.status == "firing"
+        )
+        for alert_id, incident_id in session.execute(query):
+            if incident_id is None:
+                continue
+            group = index.groups[index.by_incident[incident_id]]
+            group.alert_ids.add(alert_id)
+            index.alert_group[alert_id] = group.gid
+
+
+def _restore_held(
+    session: Session, index: CorrelationIndex, now: datetime, skip_signals: frozenset[int]
+) -> None:
+    """Held candidates are not stored: re-derive them from recent alerts without an incident."""
+    from quell.ingest.models import Alert, SignalRow
+
+    since = held_since(now, index.rules)
+    alert_ids = list(
+        session.scalars(
+            select(Alert.id).where(
+                Alert.incident_id.is_(None),
+                Alert.status == "firing",
+                Alert.system.is_not(None),
+                Alert.last_seen_at >= since,
+            )
+        )
+    )
+    seen: set[int] = set()
+    for start in range(0, len(alert_ids), 500):
+        rows = session.scalars(
+            select(SignalRow)
+            .where(SignalRow.alert_id.in_(alert_ids[start : start + 500]))
+            .where(SignalRow.status == "firing")
+            .order_by(SignalRow.received_at, SignalRow.id)
+        )
+        for row in rows:
+            if row.id in skip_signals or row.alert_id is None:
+                continue
+            index.route(_signal_of(row), row.alert_id, row.alert_id not in seen)
+            seen.add(row.alert_id)
+    for group in index.groups.values():
+        if group.status == "held":
+            group.dirty = False
+
+
+def _signal_of(row: Any) -> Signal:
+    return Signal(
+        source=row.source,
+        kind=row.kind,
+        summary=row.summary,
+        system=row.system,
+        fingerprint=row.fingerprint,
+        occurred_at=as_utc(row.occurred_at),
+        received_at=as_utc(row.received_at),
+        status=row.status,
+        severity_hint=row.severity_hint,
+        labels=dict(row.labels or {}),
+        metrics={k: float(v) for k, v in (row.metrics or {}).items()},
+        archetype_hint=row.archetype_hint,
+        evidence=dict(row.evidence or {}),
+    )
+
+
+def correlation_rules(session: Session) -> CorrelationRules:
+    """The correlation rules in force (stored section or defaults)."""
+    return load_rules(session)[0]

@@ -1,0 +1,154 @@
+"""The `correlation:` and `severity_policies:` sections of quell.yaml: shapes, defaults, storage.
+
+Both are data with documented defaults (docs/correlation.md). Applying quell.yaml stores the
+validated section in the `correlation_settings` table, so every quell process reads the same
+rules; a running correlator picks up a change within seconds.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from quell.config import register_section
+from quell.detection.correlation_models import CorrelationSetting
+from quell.detection.severity import DEFAULT_RULES, SeverityRule
+from quell.inventory.schemas import Strict
+from quell.timeutil import utcnow
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any) -> float:
+    """'30s', '10m', '4h', '1d' or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 30s, 10m or 4h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration; write it like 30s, 10m or 4h")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+SeverityHintName = Literal["critical", "high", "warning", "info"]
+GROUP_KEYS = ("system", "archetype", "kind")
+
+
+def _critical_only() -> list[SeverityHintName]:
+    return ["critical"]
+
+
+class CorrelationRules(Strict):
+    """How signals become incident candidates (defaults in docs/correlation.md)."""
+
+    # What a candidate is grouped by: system, archetype, kind, or label:<name>.
+    group_by: list[str] = Field(default_factory=lambda: ["system", "archetype"])
+    # Cascades: a symptom on a system joins an open incident of a system it depends on
+    # (or that depends on it), within the window.
+    follow_dependencies: bool = True
+    # A signal joins a candidate whose last signal is at most this old.
+    window: Duration = 600.0
+    # ... and whose first signal is at most this old: a slow trickle cannot keep one open forever.
+    max_age: Duration = 4 * 3600.0
+    # A new candidate is held this long to gather related signals before it is opened (paged).
+    group_wait: Duration = 30.0
+    # A held candidate is opened only once it has this many firing signals (repeats count).
+    min_signals: Annotated[int, Field(ge=1)] = 2
+    # Severity hints that open a candidate at once, without waiting or counting.
+    page_immediately: list[SeverityHintName] = Field(default_factory=lambda: _critical_only())
+    # A signal for a resolved incident reopens it when it resolved at most this long ago ...
+    reopen_within: Duration = 1800.0
+    # ... otherwise it opens a new incident, linked to the old one when it resolved within this.
+    link_within: Duration = 7 * 86400.0
+    # Below this confidence the archetype stays `unclassified`.
+    classify_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
+
+    @field_validator("group_by")
+    @classmethod
+    def _known_keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if key not in GROUP_KEYS and not (key.startswith("label:") and len(key) > 6):
+                raise ValueError(
+                    f"unknown group_by key {key!r}; use system, archetype, kind or label:<name>"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _windows_consistent(self) -> CorrelationRules:
+        if self.max_age < self.window:
+            raise ValueError("max_age must be at least as long as window")
+        return self
+
+
+class SeverityPolicies(Strict):
+    """Ordered severity rules; the most severe matching rule wins (first among equals)."""
+
+    default: Literal["SEV-1", "SEV-2", "SEV-3", "SEV-4"] = "SEV-4"
+    # Keep the shipped rules (the playbook's voice-agent thresholds and archetype defaults)
+    # and add these after them; false replaces them with `rules` alone.
+    include_defaults: bool = True
+    rules: list[SeverityRule] = Field(default_factory=list)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, value: list[SeverityRule]) -> list[SeverityRule]:
+        seen: set[str] = set()
+        for rule in value:
+            if rule.name in seen:
+                raise ValueError(f"rule name {rule.name!r} appears twice")
+            seen.add(rule.name)
+        return value
+
+    def effective_rules(self) -> list[SeverityRule]:
+        return [*(DEFAULT_RULES if self.include_defaults else []), *self.rules]
+
+
+def _store(session: Session, key: str, value: dict[str, Any]) -> str:
+    row = session.get(CorrelationSetting, key)
+    if row is None:
+        session.add(CorrelationSetting(key=key, value=value, updated_at=utcnow()))
+        session.flush()
+        return "created"
+    if row.value == value:
+        return "unchanged"
+    row.value = value
+    row.updated_at = utcnow()
+    session.flush()
+    return "updated"
+
+
+def apply_correlation(session: Session, section: CorrelationRules) -> dict[str, str]:
+    return {"rules": _store(session, "correlation", section.model_dump(mode="json"))}
+
+
+def apply_severity(session: Session, section: SeverityPolicies) -> dict[str, str]:
+    return {"policies": _store(session, "severity_policies", section.model_dump(mode="json"))}
+
+
+def load_rules(session: Session) -> tuple[CorrelationRules, SeverityPolicies]:
+    """The stored sections, or the defaults when quell.yaml never set them."""
+    rows = {r.key: r.value for r in session.scalars(select(CorrelationSetting))}
+    correlation = CorrelationRules.model_validate(rows.get("correlation", {}))
+    severity = SeverityPolicies.model_validate(rows.get("severity_policies", {}))
+    return correlation, severity
+
+
+def rules_version(session: Session) -> datetime | None:
+    """When the stored rules last changed: a cheap way for a correlator to notice an apply."""
+    return session.scalar(select(func.max(CorrelationSetting.updated_at)))
+
+
+register_section("correlation", CorrelationRules, apply_correlation)
+register_section("severity_policies", SeverityPolicies, apply_severity)
