@@ -524,7 +524,7 @@ class PIIDetector:
                 self._add(found, taken, "iban", 0.95, m.span(), text, masked=True, check="mod97")
         for m in _CARD.finditer(text):
             digits = re.sub(r"[ -]", "", m.group(0))
-            if 13 <= len(digits) <= 19 and luhn_valid(digits) and len(set(digits)) > 2:
+            if 13 <= len(digits) <= 19 and luhn_valid(digits) and len(set(digits)) > 1:
                 self._add(
                     found, taken, "credit_card", 0.95, m.span(), text, masked=True, check="luhn"
                 )
