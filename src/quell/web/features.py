@@ -8,6 +8,7 @@ that has not landed yet, so that the page says so plainly instead of showing mad
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from quell.errors import QuellError
 from quell.incidents.models import Incident
 from quell.timeutil import as_utc, utcnow
 
@@ -140,15 +142,38 @@ def signals_per_bucket(session: Session, buckets: list[Bucket]) -> Panel:
 
 
 def triage_pack(session: Session, incident: Incident) -> Panel:
-    return unavailable("triage pack (quell.triage, response engineer)")
+    return unavailable("triage pack (quell.triage)")
+
+
+RAW_LIMIT = 20_000  # characters of a raw payload shown inline; the API has the rest
 
 
 def signals(session: Session, incident: Incident) -> Panel:
-    return unavailable("signals and alerts per incident (quell.ingest, ingest engineer)")
+    """The incident's alerts (duplicate signals collapsed into a count) with the latest raw item."""
+    ingest = _module("quell.ingest.service")
+    listing = getattr(ingest, "incident_signals", None)
+    if ingest is None or listing is None:
+        return unavailable("signals and alerts per incident (quell.ingest)")
+    alerts: list[dict[str, Any]] = listing(session, incident.id)
+    for alert in alerts:
+        alert["raw"] = None
+        latest = alert.get("latest_signal")
+        if latest:
+            try:
+                _payload, item = ingest.raw_item(session, ingest.get_signal(session, latest["id"]))
+            except QuellError as exc:
+                alert["raw"] = f"(raw payload unavailable: {exc.message})"
+                continue
+            text = json.dumps(item, indent=2, sort_keys=True, default=str)
+            if len(text) > RAW_LIMIT:
+                text = text[:RAW_LIMIT] + f"\n… cut at {RAW_LIMIT} characters"
+            alert["raw"] = text
+    total = sum(int(a.get("count") or 1) for a in alerts)
+    return Panel(available=True, data=alerts, extra={"total": total})
 
 
 def clocks(session: Session, incident: Incident) -> Panel:
-    return unavailable("regulatory clocks (quell.compliance.clocks, escalation engineer)")
+    return unavailable("regulatory clocks (quell.compliance.clocks)")
 
 
 def clocks_summary(session: Session, incident: Incident) -> Panel:
@@ -158,15 +183,15 @@ def clocks_summary(session: Session, incident: Incident) -> Panel:
 
 
 def actions(session: Session, incident: Incident) -> Panel:
-    return unavailable("containment actions (quell.remediation.actions, remediation engineer)")
+    return unavailable("containment actions (quell.remediation.actions)")
 
 
 def what_we_know(session: Session, incident: Incident, audience: str) -> Panel:
-    return unavailable("What We Know updates (quell.communication, response engineer)")
+    return unavailable("What We Know updates (quell.communication)")
 
 
 def postmortem(session: Session, incident: Incident) -> Panel:
-    return unavailable("postmortems (quell.postmortem, response engineer)")
+    return unavailable("postmortems (quell.postmortem)")
 
 
 # ---------------------------------------------------------------- metrics page
