@@ -7,6 +7,15 @@ from quell.auth.models import ApiToken, User
 from quell.detection.correlation_models import CorrelationGroup, CorrelationSetting, IncidentLink  # noqa: F401
 from quell.incidents.models import Incident, RoleAssignment, TimelineEvent, incident_systems
 from quell.ingest.models import Alert, ChangeEvent, Integration, Payload, SignalRow  # noqa: F401
+from quell.compliance.models import ClockAnchor  # noqa: F401
+from quell.escalation.models import (  # noqa: F401
+    Delivery,
+    Escalation,
+    EscalationPolicy,
+    NotificationChannel,
+    OnCallSchedule,
+    ScheduledJob,
+)
 from quell.inventory.models import (
     AISystem,
     Risk,

@@ -17,6 +17,9 @@ class Settings:
     config_path: Path | None = None  # QUELL_CONFIG: the quell.yaml applied at start-up, if any
     secret_key: str = field(default="", repr=False)  # QUELL_SECRET_KEY: signs console sessions
     max_batch: int = 1000  # QUELL_MAX_BATCH: most signals in one intake request
+    # QUELL_SCHEDULER=0 turns the background job worker off (on by default from the
+    # environment; off for a Settings built in code, e.g. in tests, which drive it by hand).
+    scheduler: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -26,4 +29,5 @@ class Settings:
             config_path=Path(config) if config else None,
             secret_key=os.environ.get("QUELL_SECRET_KEY", ""),
             max_batch=int(os.environ.get("QUELL_MAX_BATCH", "1000")),
+            scheduler=os.environ.get("QUELL_SCHEDULER", "1").lower() not in ("0", "false", "no"),
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 import quell
-from quell.api import admin, guard, incidents, ingest, inventory
+from quell.api import admin, compliance, escalation, guard, incidents, ingest, inventory
 from quell.api.errors import install_error_handlers
 from quell.settings import Settings
 from quell.store.db import get_engine
@@ -18,9 +21,24 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     """Every phase's router, under /api/v1. A phase adds its router to this list."""
     router = APIRouter(prefix=API_PREFIX)
-    for module in (inventory, incidents, admin, guard, ingest):
+    for module in (inventory, incidents, admin, guard, ingest, escalation, compliance):
         router.include_router(module.router)
     return router
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the scheduler's worker (escalation timers, retries, reminders) with the app,
+    unless settings.scheduler is off; stop it on shutdown."""
+    from quell.scheduler import Worker
+
+    worker = Worker(app.state.engine).start() if app.state.settings.scheduler else None
+    app.state.scheduler = worker
+    try:
+        yield
+    finally:
+        if worker is not None:
+            worker.stop()
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -31,6 +49,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         description="Incident response for AI systems.",
         docs_url=None,  # served below from local assets: the docs work offline
         openapi_url="/openapi.json",
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings.database_url)
