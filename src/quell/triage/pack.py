@@ -234,7 +234,7 @@ def _preceding_change(alert: dict[str, Any], changes: list[dict[str, Any]]) -> i
     began = iso(alert["first_seen_at"]) or ""
     for change in changes:
         if (change["occurred_at"] or "") <= began:
-            return change["id"]  # type: ignore[no-any-return]
+            return int(change["id"]) if change["id"] is not None else None
     return None
 
 
