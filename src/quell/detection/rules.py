@@ -59,13 +59,13 @@ class CorrelationRules(Strict):
     # (or that depends on it), within the window.
     follow_dependencies: bool = True
     # A signal joins a candidate whose last signal is at most this old.
-    window: Duration = 600.0
+    window: Duration = 300.0
     # ... and whose first signal is at most this old: a slow trickle cannot keep one open forever.
     max_age: Duration = 4 * 3600.0
     # A new candidate is held this long to gather related signals before it is opened (paged).
     group_wait: Duration = 30.0
     # A held candidate is opened only once it has this many firing signals (repeats count).
-    min_signals: Annotated[int, Field(ge=1)] = 2
+    min_signals: Annotated[int, Field(ge=1)] = 3
     # Severity hints that open a candidate at once, without waiting or counting.
     page_immediately: list[SeverityHintName] = Field(default_factory=lambda: _critical_only())
     # A signal for a resolved incident reopens it when it resolved at most this long ago ...
