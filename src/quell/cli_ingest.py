@@ -141,9 +141,9 @@ def register(main: click.Group) -> None:
                 incidents.update(result.incident_ids)
                 progress.update(task, completed=start)
         for number, message in bad[:MAX_REPORTED]:
-            err_console.print(f"{file}:{number}: {message}", markup=False, highlight=False)
+            click.echo(f"{file}:{number}: {message}", err=True)
         if len(bad) > MAX_REPORTED:
-            err_console.print(f"... and {len(bad) - MAX_REPORTED} more malformed lines")
+            click.echo(f"... and {len(bad) - MAX_REPORTED} more malformed lines", err=True)
         if not stored_lines:
             raise UnusableInput(f"{file}: none of its {len(numbered)} lines could be ingested")
         summary = totals.to_dict()

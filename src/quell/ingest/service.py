@@ -14,13 +14,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from sqlalchemy import Engine, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from quell.detection.pipeline import Correlator, Incoming
 from quell.errors import InvalidInput, NotFound
 from quell.ingest.models import Alert, ChangeEvent, Payload, SignalRow
 from quell.ingest.normalise import Item
@@ -50,33 +51,9 @@ class Envelope:
     items: list[Item]
 
 
-class _Correlator(Protocol):
-    def handle(self, session: Session, items: list[Any]) -> list[Any]: ...
-
-
-class _NoCorrelator:
-    """Stands in while the correlation engine is absent: alerts stay without an incident."""
-
-    def handle(self, session: Session, items: list[Any]) -> list[Any]:
-        return []
-
-
-def correlator_for(engine: Engine) -> _Correlator:
-    """The process-wide correlation engine for `engine` (quell.detection.pipeline)."""
-    try:
-        from quell.detection.pipeline import Correlator
-    except ImportError as exc:
-        if exc.name not in ("quell.detection.pipeline",) and "pipeline" not in str(exc):
-            raise
-        return _NoCorrelator()
-    correlator: _Correlator = Correlator.for_engine(engine)
-    return correlator
-
-
-def _incoming(signal: Signal, signal_id: int, alert_id: int, new_alert: bool) -> Any:
-    from quell.detection.pipeline import Incoming
-
-    return Incoming(signal=signal, signal_id=signal_id, alert_id=alert_id, new_alert=new_alert)
+def correlator_for(engine: Engine) -> Correlator:
+    """The process-wide correlation engine for `engine` (its index is rebuilt at first use)."""
+    return Correlator.for_engine(engine)
 
 
 # --- one writer per engine in this process -------------------------------------------------
@@ -154,7 +131,7 @@ def receive(engine: Engine, build: Any, *, retries: int = 1) -> tuple[Any, Inges
 
 
 def store_envelopes(
-    session: Session, envelopes: Sequence[Envelope], correlator: _Correlator
+    session: Session, envelopes: Sequence[Envelope], correlator: Correlator
 ) -> IngestResult:
     """Payloads, signals, alerts and incident links for `envelopes`, in the caller's transaction."""
     result = IngestResult()
@@ -220,17 +197,13 @@ def store_envelopes(
     result.signal_ids = [row[0] for row in session.execute(stmt, signal_rows)]
     result.alert_ids = alert_ids
 
-    incoming = (
-        [
-            _incoming(item.signal, sid, aid, new)
-            for (_pid, item), sid, aid, (_ref, new) in zip(
-                items, result.signal_ids, alert_ids, refs, strict=True
-            )
-            if aid is not None
-        ]
-        if not isinstance(correlator, _NoCorrelator)
-        else []
-    )
+    incoming = [
+        Incoming(signal=item.signal, signal_id=sid, alert_id=aid, new_alert=new)
+        for (_pid, item), sid, aid, (_ref, new) in zip(
+            items, result.signal_ids, alert_ids, refs, strict=True
+        )
+        if aid is not None
+    ]
     outcomes = correlator.handle(session, incoming) if incoming else []
     result.outcomes = outcomes
     _link_incidents(session, outcomes, open_alerts)
