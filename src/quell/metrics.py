@@ -194,7 +194,7 @@ def noise_reduction(
         count("signals", SignalRow.received_at)
         count("alerts", Alert.first_seen_at)
     count("incidents", Incident.detected_at)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for index, values in sorted(series.items()):
         signals, incidents = values["signals"], values["incidents"]
         rows.append(
@@ -204,15 +204,15 @@ def noise_reduction(
                 "signals_per_incident": round(signals / incidents, 2) if incidents else None,
             }
         )
-    total_signals = sum(r["signals"] for r in rows)
-    total_incidents = sum(r["incidents"] for r in rows)
+    total_signals = sum(v["signals"] for v in series.values())
+    total_incidents = sum(v["incidents"] for v in series.values())
     return {
         "since": iso(start),
         "until": iso(end),
         "bucket": bucket,
         "buckets": rows,
         "signals": total_signals,
-        "alerts": sum(r["alerts"] for r in rows),
+        "alerts": sum(v["alerts"] for v in series.values()),
         "incidents": total_incidents,
         "reduction": round(1 - total_incidents / total_signals, 4) if total_signals else None,
         "note": note,
