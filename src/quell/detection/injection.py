@@ -576,6 +576,7 @@ class PromptInjectionDetector:
     def __init__(self, threshold: float = 0.5, rules: tuple[Rule, ...] = RULES) -> None:
         self.threshold = threshold
         self.rules = rules
+        self._all_triggers = frozenset(t for rule in rules for t in rule.triggers)
 
     def score(self, text: str) -> float:
         """Return how likely ``text`` is an injection, 0..1 (the max over its findings)."""
@@ -680,8 +681,9 @@ class PromptInjectionDetector:
     ) -> list[_Hit]:
         hits: list[_Hit] = []
         low = text.lower()
+        present = {t for t in self._all_triggers if t in low}
         for rule in self.rules:
-            if rule.triggers and not any(t in low for t in rule.triggers):
+            if rule.triggers and present.isdisjoint(rule.triggers):
                 continue
             m = rule.pattern.search(text)
             if m is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -112,12 +112,25 @@ class Lexicon:
     words: dict[str, frozenset[str]]
     prefixes: dict[str, tuple[str, ...]]
     phrases: dict[str, tuple[str, ...]]
+    _cache: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
     def has(self, section: str, token: str) -> bool:
         """True when ``token`` is in ``section`` (exactly or by a listed prefix)."""
-        return token in self.words.get(section, ()) or token.startswith(
-            self.prefixes.get(section, ("\0",))
-        )
+        return section in self.sections_of(token)
+
+    def sections_of(self, token: str) -> frozenset[str]:
+        """Every section that lists ``token``; remembered, since words repeat a lot."""
+        cached = self._cache.get(token)
+        if cached is None:
+            cached = frozenset(
+                name
+                for name in self.words.keys() | self.prefixes.keys()
+                if token in self.words.get(name, ())
+                or token.startswith(self.prefixes.get(name, ("\0",)))
+            )
+            if len(self._cache) < 50_000:
+                self._cache[token] = cached
+        return cached
 
 
 @lru_cache(maxsize=1)

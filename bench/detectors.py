@@ -1,0 +1,156 @@
+"""Benchmark quell's offline text detectors: quality on held-out data, and speed per core.
+
+Run from the repository root:  .venv/bin/python bench/detectors.py [--json]
+
+Data:
+- bench/data/*.jsonl: hand-written for quell (ordinary prompts, injections, toxicity).
+- /work/shared/datasets/*.jsonl (or $QUELL_DATASETS): development samples, read in place and
+  split in two halves by line order; the first half was used for tuning, the second is reported
+  as held out. Missing files are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from quell.detection.base import default_text_detectors, get_detector  # noqa: E402
+from quell.detection.evaluate import evaluate  # noqa: E402
+
+DATA = ROOT / "bench" / "data"
+SHARED = Path(os.environ.get("QUELL_DATASETS", "/work/shared/datasets"))
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _mix(tmp: Path, name: str, *parts: list[str]) -> Path:
+    out = tmp / name
+    out.write_text("\n".join(line for part in parts for line in part) + "\n", encoding="utf-8")
+    return out
+
+
+def _halves(path: Path) -> tuple[list[str], list[str]]:
+    rows = _lines(path)
+    half = len(rows) // 2
+    return rows[:half], rows[half:]
+
+
+def _pick(result: dict[str, Any]) -> dict[str, Any]:
+    keys = ("n", "precision", "recall", "f1", "balanced_accuracy", "false_positive_rate",
+            "texts_per_second")  # fmt: skip
+    out = {k: result[k] for k in keys}
+    if "span" in result:
+        span = result["span"]
+        out["span_precision"] = span["precision"]
+        out["span_recall"] = span["recall"]
+        out["span_per_type"] = {k: v["recall"] for k, v in span["per_type"].items()}
+    return out
+
+
+def quality(tmp: Path) -> dict[str, dict[str, Any]]:
+    """Every quality figure, keyed by a short description of detector and data."""
+    results: dict[str, dict[str, Any]] = {}
+    inj = get_detector("prompt_injection")
+    ordinary = _lines(DATA / "ordinary-prompts.jsonl")
+    ordinary2 = _lines(DATA / "ordinary-prompts-2.jsonl")
+    results["prompt_injection / quell set 1 (322 ordinary + 80 injections)"] = _pick(
+        evaluate(inj, _mix(tmp, "s1.jsonl", ordinary, _lines(DATA / "injections-heldout.jsonl"))))
+    results["prompt_injection / quell set 2 (100 ordinary + 58 injections)"] = _pick(
+        evaluate(inj, _mix(tmp, "s2.jsonl", ordinary2,
+                           _lines(DATA / "injections-heldout-2.jsonl"))))
+    results["prompt_injection / quell ordinary dev prompts (30, tricky)"] = _pick(
+        evaluate(inj, DATA / "ordinary-prompts-dev.jsonl"))
+    tox = get_detector("toxicity")
+    results["toxicity / quell held-out set (40 toxic + 45 not)"] = _pick(
+        evaluate(tox, DATA / "toxicity-heldout.jsonl"))
+    shared = {
+        "prompt_injection": SHARED / "prompt-injection-dev.jsonl",
+        "pii": SHARED / "pii-dev.jsonl",
+        "toxicity": SHARED / "toxicity-dev.jsonl",
+    }
+    for name, path in shared.items():
+        if not path.exists():
+            print(f"note: {path} not found; skipping", file=sys.stderr)
+            continue
+        tune, test = _halves(path)
+        detector = get_detector(name)
+        results[f"{name} / {path.name} second half (held out)"] = _pick(
+            evaluate(detector, _mix(tmp, f"{name}-test.jsonl", test)))
+        results[f"{name} / {path.name} first half (tuned on)"] = _pick(
+            evaluate(detector, _mix(tmp, f"{name}-tune.jsonl", tune)))
+    return results
+
+
+def speed(tmp: Path) -> dict[str, Any]:
+    """Texts per second for all default detectors together, per corpus and overall."""
+    corpora: dict[str, list[str]] = {}
+    for path in sorted(DATA.glob("*.jsonl")) + sorted(SHARED.glob("*.jsonl")):
+        for line in _lines(path):
+            obj = json.loads(line)
+            corpora.setdefault(path.name, []).append(obj.get("text") or obj.get("full_text") or "")
+    # Longer documents (about 2,000 characters each), stitched from the ordinary prompts.
+    pool = [t for name, texts in corpora.items() if name.startswith("ordinary") for t in texts]
+    docs = [" ".join(pool[i:i + 40]) for i in range(0, max(len(pool) - 40, 1), 4)][:100]
+    corpora["stitched ~2,000-char documents"] = docs
+    report = {name: _speed(texts) for name, texts in corpora.items()}
+    report["all"] = _speed([t for texts in corpora.values() for t in texts])
+    return report
+
+
+def _speed(texts: list[str], repeat: int = 3) -> dict[str, Any]:
+    """Best of ``repeat`` runs of every default detector over ``texts`` on one core."""
+    detectors = default_text_detectors()
+    best = 0.0
+    per_detector: dict[str, float] = {}
+    for _ in range(repeat):
+        started = time.process_time()
+        for text in texts:
+            for d in detectors:
+                d.scan(text)
+        best = max(best, len(texts) / (time.process_time() - started))
+    for d in detectors:
+        started = time.process_time()
+        for text in texts:
+            d.scan(text)
+        per_detector[d.name] = round(len(texts) / (time.process_time() - started))
+    mean_len = sum(map(len, texts)) / max(len(texts), 1)
+    return {"texts": len(texts), "mean_chars": round(mean_len), "all_defaults_texts_per_second":
+            round(best), "per_detector_texts_per_second": per_detector}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        q = quality(Path(tmp))
+        s = speed(Path(tmp))
+    if args.json:
+        print(json.dumps({"quality": q, "speed": s}, indent=2))
+        return
+    for name, r in q.items():
+        figures = ", ".join(
+            f"{k}={v}" for k, v in r.items() if k not in ("span_per_type", "texts_per_second")
+        )
+        print(f"{name}\n    {figures}")
+        if "span_per_type" in r:
+            print(f"    span recall per type: {r['span_per_type']}")
+    print("speed, all default detectors together, one core (texts/s):")
+    for name, r in s.items():
+        print(f"    {name:<32} {r['all_defaults_texts_per_second']:>7}  "
+              f"(n={r['texts']}, mean {r['mean_chars']} chars)")
+
+
+if __name__ == "__main__":
+    main()
