@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 import quell
-from quell.api import admin, compliance, escalation, guard, incidents, ingest, inventory
+from quell.api import admin, compliance, escalation, guard, incidents, ingest, inventory, remediation
 from quell.api.errors import install_error_handlers
 from quell.settings import Settings
 from quell.store.db import get_engine
@@ -21,7 +21,7 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     """Every phase's router, under /api/v1. A phase adds its router to this list."""
     router = APIRouter(prefix=API_PREFIX)
-    for module in (inventory, incidents, admin, guard, ingest, escalation, compliance):
+    for module in (inventory, incidents, admin, guard, ingest, escalation, compliance, remediation):
         router.include_router(module.router)
     return router
 
