@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from quell.api.deps import get_session
 from quell.errors import Forbidden, QuellError
 from quell.incidents.lifecycle import ROLE_TITLES
-from quell.timeutil import as_utc, iso, utcnow
+from quell.timeutil import as_utc, iso, parse_time, utcnow
 from quell.web.auth import LoginRequired, WebSession, check_csrf, check_origin, load_session
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -56,8 +56,18 @@ def when(value: datetime | str | None) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.replace("T", " ")[:16] + " UTC"
+        try:
+            return parse_time(value).strftime("%Y-%m-%d %H:%M UTC")
+        except ValueError:
+            return value
     return as_utc(value).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso_text(value: datetime | str | None) -> str:
+    """An ISO 8601 timestamp for a datetime attribute, whether given as datetime or text."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(iso(value))
 
 
 def label(value: str | None) -> str:
@@ -74,7 +84,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(ago=ago, duration=duration, when=when, label=label, iso=iso)
+    env.filters.update(ago=ago, duration=duration, when=when, label=label, iso=iso_text)
     env.filters["json"] = lambda v: json.dumps(v, indent=2, sort_keys=True, default=str)
     return env
 

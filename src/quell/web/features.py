@@ -142,7 +142,11 @@ def signals_per_bucket(session: Session, buckets: list[Bucket]) -> Panel:
 
 
 def triage_pack(session: Session, incident: Incident) -> Panel:
-    return unavailable("triage pack (quell.triage)")
+    """Change snapshot, top anomalies, dependency snippet, similar incidents, mitigations."""
+    fn = _function("quell.triage.pack", "triage_pack")
+    if fn is None:
+        return unavailable("the triage pack (quell.triage)")
+    return Panel(available=True, data=fn(session, incident.id))
 
 
 RAW_LIMIT = 20_000  # characters of a raw payload shown inline; the API has the rest
@@ -173,39 +177,155 @@ def signals(session: Session, incident: Incident) -> Panel:
 
 
 def clocks(session: Session, incident: Incident) -> Panel:
-    return unavailable("regulatory clocks (quell.compliance.clocks)")
+    """The regulatory clocks the incident has started, soonest deadline first."""
+    fn = _function("quell.compliance.clocks", "clocks")
+    if fn is None:
+        return unavailable("regulatory clocks (quell.compliance.clocks)")
+    report = fn(session, incident.id)
+    return Panel(available=True, data=report["clocks"], extra={"disclaimer": report["disclaimer"]})
 
 
 def clocks_summary(session: Session, incident: Incident) -> Panel:
-    """The clock due soonest, for the board."""
+    """The open clock due soonest, for the board."""
     panel = clocks(session, incident)
-    return panel
+    if not panel.available:
+        return panel
+    running = [c for c in panel.data if c.get("deadline") and not c.get("met_at")]
+    if not running:
+        return Panel(available=True, data=None)
+    first = running[0]
+    return Panel(
+        available=True,
+        data={
+            "name": f"{first['title']} ({first['stage']})",
+            "due_at": first["deadline"],
+            "text": _due_text(first.get("remaining_s")),
+            "status": first.get("status"),
+        },
+    )
 
 
-def actions(session: Session, incident: Incident) -> Panel:
-    return unavailable("containment actions (quell.remediation.actions)")
+def _due_text(remaining_s: float | None) -> str:
+    from quell.web.common import duration
+
+    if remaining_s is None:
+        return ""
+    return (
+        f"due in {duration(remaining_s)}"
+        if remaining_s >= 0
+        else f"overdue by {duration(-remaining_s)}"
+    )
+
+
+def actions(session: Session, incident: Incident, who: Any = None) -> Panel:
+    """Containment actions: the ones proposed so far, what may be proposed, what the agents did."""
+    remediation = _module("quell.remediation.actions")
+    if remediation is None or not hasattr(remediation, "list_actions"):
+        return unavailable("containment actions (quell.remediation.actions)")
+    listed = []
+    for action in remediation.list_actions(session, incident.id):
+        item = remediation.action_to_dict(action)
+        refusal = remediation.approval_refusal(action, who.principal) if who else "signed out"
+        item["can_approve"] = action.status == "proposed" and refusal is None
+        item["why_not"] = refusal
+        listed.append(item)
+    choices = []
+    for system in incident.systems:
+        for kind in remediation.ACTION_KINDS.values():
+            if remediation.eligible(kind, system) is None:
+                choices.append({"type": kind.name, "title": kind.title, "system": system.name})
+    agents = [s.name for s in incident.systems if s.kind == "agent"]
+    revoked = {a: remediation.agent_revoked(session, incident.id, a) is not None for a in agents}
+    agent_log: list[dict[str, Any]] = []
+    guard = _module("quell.remediation.guard")
+    if agents and guard is not None and hasattr(guard, "list_actions"):
+        agent_log = guard.list_actions(session, incident_id=incident.id, limit=50)
+    return Panel(
+        available=True,
+        data=listed,
+        extra={
+            "choices": choices,
+            "agents": agents,
+            "revoked": revoked,
+            "agent_log": agent_log,
+            "guard": guard is not None,
+        },
+    )
 
 
 def what_we_know(session: Session, incident: Incident, audience: str) -> Panel:
-    return unavailable("What We Know updates (quell.communication)")
+    """A fresh draft for the audience, the updates published so far and the cadence."""
+    wwk = _module("quell.communication.what_we_know")
+    if wwk is None or not hasattr(wwk, "draft_update"):
+        return unavailable("What We Know updates (quell.communication)")
+    draft = wwk.draft_update(session, incident.id, audience, backend="template")
+    overview = wwk.updates_overview(session, incident.id)
+    return Panel(
+        available=True,
+        data=draft,
+        extra={
+            "fields": [(name, wwk.FIELD_TITLES[name]) for name in wwk.FIELDS],
+            "updates": list(reversed(overview["updates"])),
+            "cadence": overview["cadence"],
+        },
+    )
 
 
 def postmortem(session: Session, incident: Incident) -> Panel:
-    return unavailable("postmortems (quell.postmortem)")
+    """The stored postmortem, or the draft pre-filled from the record."""
+    fn = _function("quell.postmortem.service", "get_postmortem")
+    if fn is None:
+        return unavailable("postmortems (quell.postmortem)")
+    return Panel(available=True, data=fn(session, incident.id))
 
 
 # ---------------------------------------------------------------- metrics page
 
 
-def metrics(session: Session, days: int) -> dict[str, Any]:
-    """Charts and figures for the metrics page over the last `days` days."""
+def metrics(session: Session, days: int, by: str = "severity") -> dict[str, Any]:
+    """Charts and figures for the metrics page over the last `days` days.
+
+    With the response phase installed (quell.metrics) its definitions are used: response times
+    per day and per group, and signals/alerts/incidents per day. Without it, the page computes
+    mean times from incident timestamps and counts signals from the ingest store.
+    """
     from quell.web import svg
 
     buckets = day_buckets(days)
     labels = [b.label for b in buckets]
-    times = response_times(session, buckets)
-    incidents = incidents_per_bucket(session, buckets)
-    volume = signals_per_bucket(session, buckets)
+    engine = _module("quell.metrics")
+    groups: dict[str, Any] | None = None
+    if engine is not None and hasattr(engine, "response_metrics"):
+        source = "quell.metrics (the response phase's definitions)"
+        tta: list[float | None] = []
+        ttr: list[float | None] = []
+        for b in buckets:
+            day = engine.response_metrics(session, since=b.start, until=b.end, by="severity")
+            overall = day["overall"]
+            tta.append(_minutes(overall["time_to_acknowledge"]["mean_s"]))
+            ttr.append(_minutes(overall["time_to_resolve"]["mean_s"]))
+        times = {"acknowledge": tta, "resolve": ttr}
+        groups = engine.response_metrics(
+            session, since=buckets[0].start, until=buckets[-1].end, by=by
+        )
+        noise = engine.noise_reduction(
+            session, since=buckets[0].start, until=buckets[-1].end - timedelta(seconds=1)
+        )
+        per_day = {row["start"][:10]: row for row in noise["buckets"]}
+        keys = [b.start.date().isoformat() for b in buckets]
+        incidents = [float(per_day.get(k, {}).get("incidents", 0)) for k in keys]
+        signal_counts = [float(per_day.get(k, {}).get("signals", 0)) for k in keys]
+        alert_counts = [float(per_day.get(k, {}).get("alerts", 0)) for k in keys]
+        volume = (
+            unavailable(noise["note"])
+            if noise.get("note")
+            else Panel(available=True, data=signal_counts, extra={"alerts": alert_counts})
+        )
+    else:
+        source = "incident timestamps (quell.metrics is not part of this build)"
+        times = response_times(session, buckets)
+        incidents = incidents_per_bucket(session, buckets)
+        volume = signals_per_bucket(session, buckets)
     response_chart = svg.line_chart(
         "Time to acknowledge and to resolve (mean per day of detection)",
         labels,
@@ -219,6 +339,8 @@ def metrics(session: Session, days: int) -> dict[str, Any]:
     series = [svg.Series("incidents", incidents, "s2")]
     if volume.available:
         series.insert(0, svg.Series("signals", volume.data, "s1"))
+        if "alerts" in volume.extra:
+            series.insert(1, svg.Series("alerts", volume.extra["alerts"], "s3"))
     volume_chart = svg.bar_chart(
         "Signals received against incidents opened, per day", labels, series, "count", "chart-vol"
     )
@@ -240,7 +362,7 @@ def metrics(session: Session, days: int) -> dict[str, Any]:
         for i, b in enumerate(buckets)
     ]
     return {
-        "source": "computed from incident timestamps",
+        "source": source,
         "response_chart": response_chart,
         "volume_chart": volume_chart,
         "volume": volume,
@@ -248,4 +370,14 @@ def metrics(session: Session, days: int) -> dict[str, Any]:
         "total_incidents": total_incidents,
         "noise_reduction": reduction,
         "table": table,
+        "groups": groups,
+        "by": by,
     }
+
+
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 60, 1)
+
+
+def postmortem_renderer() -> Callable[..., str] | None:
+    return _function("quell.postmortem.export", "render_postmortem")

@@ -6,13 +6,19 @@ to the page it came from with the outcome as a one-shot message (post/redirect/g
 
 from __future__ import annotations
 
+import json
+from typing import Any
+from urllib.parse import quote
+
 from fastapi import APIRouter, Depends, Form, Request, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from quell.api.deps import SESSION_COOKIE, get_session
 from quell.auth.service import Principal, authenticate_password, authenticate_token
 from quell.errors import InvalidInput, QuellError, Unauthorized
 from quell.incidents import service
+from quell.timeutil import parse_time
 from quell.web.auth import SESSION_TTL, WebSession, check_origin, end_session, start_session
 from quell.web.common import WebRoute, act, form_guard, redirect, render, signed_in
 from quell.web.pages import safe_next
@@ -136,3 +142,260 @@ def add_note(
         "Note added to the timeline.",
         lambda: service.add_note(session, incident_id, text, actor=web.name),
     )
+
+
+# ---------------------------------------------------------------- containment actions
+
+
+def _remediation() -> Any:
+    from quell.remediation import actions
+
+    return actions
+
+
+@router.post("/incidents/{incident_id}/kill-switch")
+def kill_switch(
+    request: Request,
+    incident_id: int,
+    confirm: str = Form(default=""),
+    reason: str = Form(default=""),
+    csrf: str = Form(default=""),
+    session: Session = Depends(get_session),
+    web: WebSession = Depends(signed_in),
+) -> Response:
+    """Revoke the incident's agents: at once where the presser may approve alone, else proposed."""
+    form_guard(request, web, csrf)
+    back = f"/incidents/{incident_id}#actions"
+    if confirm != "yes":
+        return redirect(
+            back, kind="error", message="Tick the confirmation box to press the kill switch."
+        )
+    outcome: dict[str, Any] = {}
+
+    def press() -> None:
+        outcome.update(
+            _remediation().kill_switch(session, incident_id, who=web.principal, reason=reason)
+        )
+
+    response = act(session, back, "", press)
+    if outcome:
+        kind = "ok" if outcome.get("executed") or outcome.get("needs_second_approver") else "error"
+        response = redirect(back, kind=kind, message=f"Kill switch: {outcome['message']}.")
+    return response
+
+
+@router.post("/incidents/{incident_id}/actions")
+def propose_action(
+    request: Request,
+    incident_id: int,
+    choice: str = Form(default=""),
+    reason: str = Form(default=""),
+    params: str = Form(default=""),
+    csrf: str = Form(default=""),
+    session: Session = Depends(get_session),
+    web: WebSession = Depends(signed_in),
+) -> Response:
+    """Propose one containment action; `choice` is 'type@system' from the page's list."""
+    form_guard(request, web, csrf)
+    action_type, _, system = choice.partition("@")
+
+    def propose() -> None:
+        parsed: dict[str, Any] | None = None
+        if params.strip():
+            try:
+                parsed = json.loads(params)
+            except ValueError as exc:
+                raise InvalidInput(
+                    f"parameters are not valid JSON: {exc}", field="params"
+                ) from None
+            if not isinstance(parsed, dict):
+                raise InvalidInput("parameters must be a JSON object", field="params")
+        _remediation().propose_action(
+            session,
+            incident_id,
+            action_type,
+            who=web.principal,
+            system=system or None,
+            params=parsed,
+            reason=reason,
+        )
+
+    return act(
+        session,
+        f"/incidents/{incident_id}#actions",
+        f"Proposed {action_type.replace('_', ' ')} on {system}; it waits for an approver.",
+        propose,
+    )
+
+
+@router.post("/incidents/{incident_id}/actions/{action_id}/{decision}")
+def decide_action(
+    request: Request,
+    incident_id: int,
+    action_id: int,
+    decision: str,
+    reason: str = Form(default=""),
+    csrf: str = Form(default=""),
+    session: Session = Depends(get_session),
+    web: WebSession = Depends(signed_in),
+) -> Response:
+    """Approve (and so carry out), reject or cancel a proposed action."""
+    form_guard(request, web, csrf)
+    remediation = _remediation()
+    back = f"/incidents/{incident_id}#actions"
+    if decision not in ("approve", "reject", "cancel"):
+        return redirect(back, kind="error", message=f"unknown decision {decision!r}")
+    action = remediation.get_action(session, action_id)
+    if action.incident_id != incident_id:
+        return redirect(back, kind="error", message=f"action {action_id} is not on this incident")
+    done: dict[str, Any] = {}
+
+    def decide() -> None:
+        fn = {
+            "approve": remediation.approve_action,
+            "reject": remediation.reject_action,
+            "cancel": remediation.cancel_action,
+        }[decision]
+        result = fn(session, action_id, who=web.principal, reason=reason)
+        done.update(remediation.action_to_dict(result))
+
+    response = act(session, back, "", decide)
+    if done:
+        failed = done["status"] == "failed"
+        message = f"Action {action_id} ({done['title']} on {done['system']}): {done['status']}"
+        if failed and done.get("error"):
+            message += f" ({done['error']})"
+        response = redirect(back, kind="error" if failed else "ok", message=message + ".")
+    return response
+
+
+# ---------------------------------------------------------------- What We Know
+
+
+@router.post("/incidents/{incident_id}/updates")
+async def publish_update(
+    request: Request,
+    incident_id: int,
+    session: Session = Depends(get_session),
+    web: WebSession = Depends(signed_in),
+) -> Response:
+    """Publish the edited What We Know draft for one audience."""
+    form = await request.form()
+    form_guard(request, web, str(form.get("csrf", "")))
+    from quell.communication import what_we_know as wwk
+
+    audience = str(form.get("audience", ""))
+    fields = {name: str(form.get(name, "")) for name in wwk.FIELDS}
+    next_at = str(form.get("next_update_at", "")).strip()
+    machine = form.get("machine_draft") == "true"
+
+    def publish() -> None:
+        when = None
+        if next_at:
+            try:
+                when = parse_time(next_at)
+            except ValueError:
+                raise InvalidInput(
+                    "next update: expected a date and time like 2026-11-27T14:30",
+                    field="next_update_at",
+                ) from None
+        wwk.publish_update(
+            session,
+            incident_id,
+            audience=audience,
+            fields=fields,
+            actor=web.name,
+            next_update_at=when,
+            machine_draft=machine,
+        )
+
+    return await run_in_threadpool(
+        act,
+        session,
+        f"/incidents/{incident_id}?audience={quote(audience)}#wwk",
+        f"Published the {audience} update.",
+        publish,
+    )
+
+
+# ---------------------------------------------------------------- postmortem
+
+PM_TEXT = {
+    "summary": ("summary",),
+    "root_cause_summary": ("root_cause", "summary"),
+    "impact_description": ("impact", "description"),
+    "could_it_have_been_faster": ("detection_review", "could_it_have_been_faster"),
+    "what_worked": ("response_review", "what_worked"),
+    "what_did_not": ("response_review", "what_did_not"),
+}
+
+
+@router.post("/incidents/{incident_id}/postmortem")
+async def save_postmortem(
+    request: Request,
+    incident_id: int,
+    session: Session = Depends(get_session),
+    web: WebSession = Depends(signed_in),
+) -> Response:
+    """Save the postmortem editor: the written parts, factor notes and action items."""
+    form = await request.form()
+    form_guard(request, web, str(form.get("csrf", "")))
+    from quell.postmortem import service as pm_service
+
+    def save() -> None:
+        current = pm_service.get_postmortem(session, incident_id)
+        body: dict[str, Any] = {
+            key: current.get(key)
+            for key in ("summary", "root_cause", "impact", "detection_review", "response_review")
+        }
+        body["risks"] = current.get("risks", [])
+        for name, path in PM_TEXT.items():
+            if name not in form:
+                continue
+            value = str(form.get(name, ""))
+            if len(path) == 1:
+                body[path[0]] = value
+            else:
+                body[path[0]] = {**(body.get(path[0]) or {}), path[1]: value}
+        factors = dict((body.get("root_cause") or {}).get("factors") or {})
+        for factor in list(factors):
+            field = f"factor_{factor}"
+            if field in form:
+                factors[factor] = {**factors[factor], "notes": str(form.get(field, ""))}
+        if factors:
+            body["root_cause"] = {**body["root_cause"], "factors": factors}
+        users = str(form.get("users_affected", "")).strip()
+        if "users_affected" in form:
+            if users and not users.isdigit():
+                raise InvalidInput("users affected: a whole number", field="users_affected")
+            body["impact"] = {**body["impact"], "users_affected": int(users) if users else None}
+        body["action_items"] = _action_items(form)
+        body["status"] = "final" if form.get("status") == "final" else "draft"
+        version = str(form.get("version", "")).strip()
+        body["version"] = int(version) if version.isdigit() and int(version) > 0 else None
+        parsed = pm_service.parse_postmortem(body)
+        pm_service.save_postmortem(session, incident_id, parsed, actor=web.name)
+
+    return await run_in_threadpool(
+        act, session, f"/incidents/{incident_id}#postmortem", "Postmortem saved.", save
+    )
+
+
+def _action_items(form: Any) -> list[dict[str, Any]]:
+    """Rows item-N-title/owner/due/status; a row with no title is skipped (the blank one)."""
+    items = []
+    for n in range(100):
+        title = form.get(f"item-{n}-title")
+        if title is None:
+            break
+        if not str(title).strip():
+            continue
+        items.append(
+            {
+                "title": str(title),
+                "owner": str(form.get(f"item-{n}-owner", "")),
+                "due_date": str(form.get(f"item-{n}-due", "")).strip() or None,
+                "status": str(form.get(f"item-{n}-status", "open")),
+            }
+        )
+    return items

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
 from quell.api.deps import get_session
-from quell.errors import InvalidInput
+from quell.errors import InvalidInput, NotFound
 from quell.incidents import lifecycle, service
 from quell.incidents.models import Incident
 from quell.incidents.timeline import events
@@ -132,7 +132,7 @@ def incident_page(
         triage=features.triage_pack(session, incident),
         signals=features.signals(session, incident),
         clocks=features.clocks(session, incident),
-        actions=features.actions(session, incident),
+        actions=features.actions(session, incident, web),
         wwk=features.what_we_know(session, incident, audience),
         audiences=AUDIENCES,
         audience=audience,
@@ -231,10 +231,13 @@ def graph_page(
 def metrics_page(
     request: Request,
     days: int = Query(default=14, ge=1, le=365),
+    by: str = Query(default="severity"),
     session: Session = Depends(get_session),
     web: WebSession = Depends(signed_in),
 ) -> Response:
-    report = features.metrics(session, days)
+    if by not in ("severity", "archetype", "system"):
+        raise InvalidInput("group by: severity, archetype or system", field="by")
+    report = features.metrics(session, days, by)
     return render(request, "metrics.html", web, nav="metrics", days=days, report=report)
 
 
@@ -255,3 +258,23 @@ def safe_next(target: str) -> str:
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/board"
     return target
+
+
+@router.get("/incidents/{incident_id}/postmortem.{fmt}")
+def postmortem_export(
+    incident_id: int,
+    fmt: str,
+    session: Session = Depends(get_session),
+    web: WebSession = Depends(signed_in),
+) -> Response:
+    """The postmortem exported as Markdown or HTML (the postmortem phase renders it)."""
+    if fmt not in ("md", "html"):
+        raise InvalidInput("export format: md or html", field="format")
+    service.get_incident(session, incident_id)
+    render_postmortem = features.postmortem_renderer()
+    if render_postmortem is None:
+        raise NotFound("postmortem export is not part of this build yet")
+    text = render_postmortem(session, incident_id, fmt)
+    media = "text/markdown; charset=utf-8" if fmt == "md" else "text/html; charset=utf-8"
+    headers = {"Content-Disposition": f'inline; filename="incident-{incident_id}-postmortem.{fmt}"'}
+    return Response(text, media_type=media, headers=headers)
