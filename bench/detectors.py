@@ -69,6 +69,9 @@ def quality(tmp: Path) -> dict[str, dict[str, Any]]:
     results["prompt_injection / quell set 2 (100 ordinary + 58 injections)"] = _pick(
         evaluate(inj, _mix(tmp, "s2.jsonl", ordinary2,
                            _lines(DATA / "injections-heldout-2.jsonl"))))
+    results["prompt_injection / quell set 3 (50 ordinary + 40 injections), never tuned on"] = _pick(
+        evaluate(inj, _mix(tmp, "s3.jsonl", _lines(DATA / "ordinary-prompts-3.jsonl"),
+                           _lines(DATA / "injections-heldout-3.jsonl"))))
     results["prompt_injection / quell ordinary dev prompts (30, tricky)"] = _pick(
         evaluate(inj, DATA / "ordinary-prompts-dev.jsonl"))
     tox = get_detector("toxicity")
