@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from quell.config import register_section
@@ -566,19 +566,32 @@ def _report_breach(
     *,
     rule: str,
 ) -> None:
-    """Hand a breach to intake, in this transaction, so it reaches the incident pipeline."""
-    signal = breach_signal(action, proposed, verdict, rule=rule)
-    store = _ingest_store()
-    if store is None:
-        log.warning("guard breach not sent to intake (no ingest service): %s", signal["summary"])
+    """Queue a breach as a signal for intake, sent once this transaction has committed.
+
+    After the commit, not inside it: intake writes in its own transaction (one writer at a time
+    on SQLite), and a refused decision must be on record even if intake is unavailable.
+    """
+    pending: list[dict[str, Any]] = session.info.setdefault(_PENDING, [])
+    if not pending:
+        event.listen(session, "after_commit", _send_pending, once=True)
+        event.listen(session, "after_rollback", _drop_pending, once=True)
+    pending.append(breach_signal(action, proposed, verdict, rule=rule))
+
+
+_PENDING = "guard_breach_signals"
+
+
+def _send_pending(session: Session) -> None:
+    signals = session.info.pop(_PENDING, [])
+    if not signals:
         return
-    store(session, signal)
-
-
-def _ingest_store() -> Any:
-    """Intake's function that stores one native signal dict, if intake is installed."""
     try:
-        from quell.ingest import service as ingest
-    except ImportError:
-        return None
-    return getattr(ingest, "ingest_native", None)
+        from quell.sdk import store_native_signals
+
+        store_native_signals(session.get_bind(), signals, received_by="guard")  # type: ignore[arg-type]
+    except Exception:  # the decision is committed; losing its signal must not fail the request
+        log.exception("guard: %d breach signal(s) not handed to intake", len(signals))
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
