@@ -9,7 +9,20 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 import quell
-from quell.api import admin, compliance, escalation, guard, incidents, ingest, inventory, remediation
+from quell.api import (
+    admin,
+    communication,
+    compliance,
+    escalation,
+    guard,
+    incidents,
+    ingest,
+    inventory,
+    metrics,
+    postmortem,
+    remediation,
+    triage,
+)
 from quell.api.errors import install_error_handlers
 from quell.settings import Settings
 from quell.store.db import get_engine
@@ -22,6 +35,8 @@ def api_router() -> APIRouter:
     """Every phase's router, under /api/v1. A phase adds its router to this list."""
     router = APIRouter(prefix=API_PREFIX)
     for module in (inventory, incidents, admin, guard, ingest, escalation, compliance, remediation):
+        router.include_router(module.router)
+    for module in (triage, communication, postmortem, metrics):
         router.include_router(module.router)
     return router
 

@@ -47,7 +47,8 @@ PLAIN_ARCHETYPE = {
 GATE_QUESTIONS = {
     "personal_data_exposed": "whether personal data was exposed",
     "safety_critical": "whether the affected decisions are safety-critical",
-    "serious_incident": "whether this is a serious incident under the EU AI Act",
+    "unauthorized_action_taken": "whether any unauthorised action was taken",
+    "harmful_output_reached_users": "whether harmful or false output reached users",
 }
 
 
@@ -76,6 +77,7 @@ class IncidentFacts:
     first_signal_at: datetime | None
     next_update_at: datetime | None
     public_names: list[str] = field(default_factory=list)
+    open_questions: dict[str, str] = field(default_factory=dict)  # gate key -> question
 
 
 def gather_facts(session: Session, incident: Incident) -> IncidentFacts:
@@ -138,7 +140,23 @@ def gather_facts(session: Session, incident: Incident) -> IncidentFacts:
         first_signal_at=first,
         next_update_at=cadence.next_update_due(session, incident),
         public_names=[str(s["public_name"]) for s in systems if s["public_name"]],
+        open_questions=_open_questions(session, incident, gates),
     )
+
+
+def _open_questions(session: Session, incident: Incident, gates: dict[str, Any]) -> dict[str, str]:
+    """Decision gates that apply to the incident and are still unanswered: explicit unknowns."""
+    try:
+        from quell.remediation.gates import incident_gates
+    except ImportError:  # no decision gates installed: fall back to the questions every
+        # AI incident must settle
+        return {k: q for k, q in GATE_QUESTIONS.items() if k not in gates}
+    out = {}
+    for gate in incident_gates(session, incident):
+        if not gate["answered"] and gate["key"] not in gates:
+            question = str(gate["question"]).rstrip("?")
+            out[gate["key"]] = GATE_QUESTIONS.get(gate["key"], f"the answer to: {question}")
+    return out
 
 
 def _when(value: datetime | None) -> str:
@@ -187,8 +205,8 @@ def _action_lines(facts: IncidentFacts, *, plain: bool) -> list[str]:
 def _unknowns(facts: IncidentFacts, *, for_public: bool) -> list[str]:
     out = [
         f"We do not yet know {question}."
-        for key, question in GATE_QUESTIONS.items()
-        if key not in facts.gates and (key == "personal_data_exposed" or not for_public)
+        for key, question in facts.open_questions.items()
+        if key == "personal_data_exposed" or not for_public
     ]
     if facts.incident.status in ("triggered", "acknowledged"):
         out.append("The root cause is not confirmed yet.")

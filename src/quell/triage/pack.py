@@ -7,6 +7,7 @@ query is indexed and limited, so assembly time does not grow with the size of th
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -203,9 +204,10 @@ def top_anomalies(
     top_count = max(a["count"] for a in alerts)
     for a in alerts:
         severity = SEVERITY_HINT_RANK.get(a["severity_hint"] or "", 0) / 4
-        volume = a["count"] / top_count
+        # Repeat counts are heavy-tailed: on a log scale one noisy alert cannot drown the rest.
+        volume = math.log1p(a["count"]) / math.log1p(top_count)
         earliness = 1 - (a["first_seen_at"] - first).total_seconds() / span
-        a["score"] = round(0.5 * severity + 0.25 * volume + 0.25 * earliness, 3)
+        a["score"] = round(0.6 * severity + 0.2 * volume + 0.2 * earliness, 3)
         a["preceded_by_change"] = _preceding_change(a, changes)
     alerts.sort(key=lambda a: (-a["score"], a["first_seen_at"], a["id"]))
     origin = min(alerts, key=lambda a: (a["first_seen_at"], a["id"]))
@@ -230,12 +232,12 @@ def top_anomalies(
 
 
 def _preceding_change(alert: dict[str, Any], changes: list[dict[str, Any]]) -> int | None:
-    """The newest change before the alert began (changes come newest first)."""
+    """The newest change before the alert began, on the same system if there is one."""
     began = iso(alert["first_seen_at"]) or ""
-    for change in changes:
-        if (change["occurred_at"] or "") <= began:
-            return int(change["id"]) if change["id"] is not None else None
-    return None
+    before = [c for c in changes if (c["occurred_at"] or "") <= began]  # newest first
+    same = [c for c in before if c["system"] == alert["system"]]
+    chosen = (same or before or [None])[0]
+    return int(chosen["id"]) if chosen and chosen["id"] is not None else None
 
 
 # ---------------------------------------------------------------- similar past incidents
