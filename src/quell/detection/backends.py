@@ -57,7 +57,7 @@ def hashed_features(text: str, size: int = 256) -> np.ndarray:
     for word in low.split():
         vec[zlib.crc32(word.encode("utf-8")) % size] += 1.0
     for i in range(max(0, len(low) - 2)):
-        vec[zlib.crc32(low[i:i + 3].encode("utf-8")) % size] += 0.5
+        vec[zlib.crc32(low[i : i + 3].encode("utf-8")) % size] += 0.5
     norm = float(np.linalg.norm(vec))
     return vec / norm if norm else vec
 
@@ -98,8 +98,17 @@ class _ClassifierBase:
         p = self.probability(capped)
         if p < self.threshold:
             return []
-        found = [Finding(self.name, self.category, clamp_score(p), self.archetype,
-                         (0, len(capped)), capped[:200], {"backend": type(self).__name__})]
+        found = [
+            Finding(
+                self.name,
+                self.category,
+                clamp_score(p),
+                self.archetype,
+                (0, len(capped)),
+                capped[:200],
+                {"backend": type(self).__name__},
+            )
+        ]
         return mark_truncated(found, self.max_chars) if truncated else found  # fmt: skip
 
 

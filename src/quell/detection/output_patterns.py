@@ -32,6 +32,8 @@ _REFUSAL = re.compile(
     re.I,
 )
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
 def _wordset(words: str) -> frozenset[str]:
     return frozenset(words.split())
 

@@ -156,8 +156,15 @@ class SecretsDetector:
                         if at < 0 or len(value) < (20 if "Entropy" in secret_type else 6):
                             continue
                         span = (offset + at, offset + at + len(value))
-                        self._add(found, taken, _CATEGORY.get(secret_type, _slug(secret_type)),
-                                  secret_type, _SOFT_TYPES.get(secret_type, 0.7), span, text)
+                        self._add(
+                            found,
+                            taken,
+                            _CATEGORY.get(secret_type, _slug(secret_type)),
+                            secret_type,
+                            _SOFT_TYPES.get(secret_type, 0.7),
+                            span,
+                            text,
+                        )
             offset += len(line) + 1
 
     @staticmethod

@@ -102,30 +102,52 @@ class SLOMonitor:
                     continue
                 value = float(np.percentile(latencies, q))
                 if value > target:
-                    found.append(self._finding(f"latency_p{q}", value / target - 1.0,
-                                               f"P{q} latency {value:.0f} ms > {target:.0f} ms",
-                                               value=value, target=target, calls=len(latencies)))
+                    found.append(
+                        self._finding(
+                            f"latency_p{q}",
+                            value / target - 1.0,
+                            f"P{q} latency {value:.0f} ms > {target:.0f} ms",
+                            value=value,
+                            target=target,
+                            calls=len(latencies),
+                        )
+                    )
         if len(window) >= t.min_samples:
             errors = sum(c.error for c in window) / len(window)
             if t.max_error_rate is not None and errors > t.max_error_rate:
-                found.append(self._finding("error_rate", errors / max(t.max_error_rate, 1e-9) - 1,
-                                           f"error rate {errors:.1%} > {t.max_error_rate:.1%}",
-                                           value=errors, target=t.max_error_rate,
-                                           calls=len(window)))
+                found.append(
+                    self._finding(
+                        "error_rate",
+                        errors / max(t.max_error_rate, 1e-9) - 1,
+                        f"error rate {errors:.1%} > {t.max_error_rate:.1%}",
+                        value=errors,
+                        target=t.max_error_rate,
+                        calls=len(window),
+                    )
+                )
             judged = [c.completed for c in window if c.completed is not None]
             if t.min_task_completion_rate is not None and len(judged) >= t.min_samples:
                 rate = sum(judged) / len(judged)
                 if rate < t.min_task_completion_rate:
-                    gap = (t.min_task_completion_rate - rate) / max(t.min_task_completion_rate,
-                                                                     1e-9)
-                    found.append(self._finding(
-                        "task_completion", gap * 4,
-                        f"task completion {rate:.1%} < {t.min_task_completion_rate:.1%}",
-                        value=rate, target=t.min_task_completion_rate, calls=len(judged)))
-        found += self._consumption(window, before, "tokens", t.token_spike_factor,
-                                   t.max_tokens_per_window)
-        found += self._consumption(window, before, "cost", t.cost_spike_factor,
-                                   t.max_cost_per_window)
+                    gap = (t.min_task_completion_rate - rate) / max(
+                        t.min_task_completion_rate, 1e-9
+                    )
+                    found.append(
+                        self._finding(
+                            "task_completion",
+                            gap * 4,
+                            f"task completion {rate:.1%} < {t.min_task_completion_rate:.1%}",
+                            value=rate,
+                            target=t.min_task_completion_rate,
+                            calls=len(judged),
+                        )
+                    )
+        found += self._consumption(
+            window, before, "tokens", t.token_spike_factor, t.max_tokens_per_window
+        )
+        found += self._consumption(
+            window, before, "cost", t.cost_spike_factor, t.max_cost_per_window
+        )
         return found  # fmt: skip
 
     def _consumption(self, window: list[_Call], before: list[_Call], key: str,
@@ -140,9 +162,11 @@ class SLOMonitor:
                                        f"{key} in window {total:g} > budget {cap:g}",
                                        value=total, target=cap))  # fmt: skip
         past = [v for c in before if (v := getattr(c, key)) is not None]
-        if factor is not None and len(past) >= self.targets.min_samples and len(
-            now_vals
-        ) >= min(5, self.targets.min_samples):
+        if (
+            factor is not None
+            and len(past) >= self.targets.min_samples
+            and len(now_vals) >= min(5, self.targets.min_samples)
+        ):
             base = float(np.mean(past))
             mean = float(np.mean(now_vals))
             if base > 0 and mean > factor * base:
