@@ -408,7 +408,15 @@ def verify(incident_id: int | None) -> None:
 def _register_extensions() -> None:
     import importlib
 
-    for module_name in ("quell.cli_detection", "quell.cli_ingest", "quell.cli_escalation", "quell.cli_correlation", "quell.cli_remediation", "quell.cli_response"):
+    for module_name in (
+        "quell.cli_detection",
+        "quell.cli_ingest",
+        "quell.cli_escalation",
+        "quell.cli_correlation",
+        "quell.cli_remediation",
+        "quell.cli_response",
+        "quell.cli_drills",
+    ):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
