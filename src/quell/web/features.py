@@ -381,3 +381,11 @@ def _minutes(seconds: float | None) -> float | None:
 
 def postmortem_renderer() -> Callable[..., str] | None:
     return _function("quell.postmortem.export", "render_postmortem")
+
+
+def gates(session: Session, incident: Incident) -> Panel:
+    """The decision gates of the incident: questions to answer before it moves on."""
+    fn = _function("quell.remediation.gates", "incident_gates")
+    if fn is None:
+        return unavailable("decision gates (quell.remediation.gates)")
+    return Panel(available=True, data=fn(session, incident))

@@ -269,6 +269,39 @@ def decide_action(
     return response
 
 
+@router.post("/incidents/{incident_id}/gates/{key}")
+def answer_gate(
+    request: Request,
+    incident_id: int,
+    key: str,
+    answer: str = Form(default=""),
+    note: str = Form(default=""),
+    csrf: str = Form(default=""),
+    session: Session = Depends(get_session),
+    web: WebSession = Depends(signed_in),
+) -> Response:
+    """Answer a decision gate yes or no; the answer may propose actions or start clocks."""
+    form_guard(request, web, csrf)
+    from quell.remediation import gates
+
+    outcome: dict[str, Any] = {}
+
+    def record() -> None:
+        outcome.update(
+            gates.answer_gate(session, incident_id, key, answer, who=web.principal, note=note)
+        )
+
+    back = f"/incidents/{incident_id}#gates"
+    response = act(session, back, "", record)
+    if outcome:
+        proposed = outcome.get("proposed_actions") or []
+        message = f"Answered {key.replace('_', ' ')}: {answer}."
+        if proposed:
+            message += f" It proposed {len(proposed)} containment action(s) below."
+        response = redirect(back, kind="ok", message=message)
+    return response
+
+
 # ---------------------------------------------------------------- What We Know
 
 

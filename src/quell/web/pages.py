@@ -133,6 +133,7 @@ def incident_page(
         signals=features.signals(session, incident),
         clocks=features.clocks(session, incident),
         actions=features.actions(session, incident, web),
+        gates=features.gates(session, incident),
         wwk=features.what_we_know(session, incident, audience),
         audiences=AUDIENCES,
         audience=audience,
