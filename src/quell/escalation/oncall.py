@@ -98,6 +98,10 @@ def check_coverage(spec: ScheduleIn) -> None:
             segments[-1] = (segments[-1][0], end, covering)
         else:
             segments.append((begin, end, covering))
+    if len(segments) > 1 and segments[0][2] == segments[-1][2]:
+        # The week is a circle: Sunday night and Monday morning are one stretch.
+        last = segments.pop()
+        segments[0] = (last[0], segments[0][1] + WEEK_MIN, last[2])
     for begin, end, who in segments:
         if not who:
             raise InvalidInput(

@@ -23,6 +23,7 @@ from quell.incidents.service import current_roles
 CUSTOMER_FACING = frozenset(
     {"data_exfiltration", "misinformation_cascade", "toxicity_abuse", "prompt_injection"}
 )
+PICK_ORDER = ("incident_commander", "technical_lead", "legal_liaison", "comms_lead", "scribe")
 SENSITIVE_DATA = frozenset(
     {"personal_data", "special_category_data", "financial_data", "health_data"}
 )
@@ -103,27 +104,32 @@ def suggest_roles(session: Session, incident: Incident) -> dict[str, Any]:
         "comms_lead": team_pool,
         "legal_liaison": [],
     }
-    for role in ROLES:
-        current = held.get(role)
-        person: str | None
-        if current:
-            person, why = current, "already holds the role"
-        elif role in fixed:
-            person, why = fixed[role], f"named for {role} by policy {policy.name if policy else ''}"
-            taken.add(person)
+    # People named by the policy are reserved first; the others are picked in order of
+    # importance, so the commander and technical lead get the best-placed people.
+    taken.update(p for r, p in fixed.items() if r in needed and r not in held)
+    chosen: dict[str, tuple[str | None, str]] = {}
+    for role in PICK_ORDER:
+        if role in held:
+            chosen[role] = (held[role], "already holds the role")
+        elif role in fixed and role in needed:
+            policy_name = policy.name if policy is not None else ""
+            chosen[role] = (fixed[role], f"named for {role} by policy {policy_name}")
         elif role in needed:
             person, why = pick(pools[role])
             if role == "legal_liaison" and person is None:
                 why = "no liaison configured: set roles.legal_liaison in the escalation policy"
+            chosen[role] = (person, why)
         else:
-            person, why = None, "not needed at this severity"
+            chosen[role] = (None, "not needed at this severity")
+    for role in ROLES:
+        person, why = chosen[role]
         suggestions.append(
             {
                 "role": role,
                 "title": ROLE_TITLES[role],
                 "needed": role in needed,
                 "why_needed": needed.get(role),
-                "current": current,
+                "current": held.get(role),
                 "person": person,
                 "reason": why,
             }
