@@ -22,58 +22,105 @@ from tests.response.conftest import add_alert, make_incident, record_change, run
 def _scenario(session: Session) -> dict[str, int]:
     """An agent incident whose upstream scorer got a new model version two hours before."""
     past = make_incident(
-        session, title="Agent refunded twice", detected_ago=timedelta(days=20),
+        session,
+        title="Agent refunded twice",
+        detected_ago=timedelta(days=20),
         facts={"unauthorized_action_taken": True},
     )
     append_event(
-        session, past, actor="rui", kind="action.executed",
+        session,
+        past,
+        actor="rui",
+        kind="action.executed",
         data={"action_id": 1, "type": "revoke_agent", "system": "agent"},
     )
     incidents.transition(session, past.id, "mitigated", actor="rui", reason="kill switch held")
     incidents.transition(session, past.id, "resolved", actor="rui")
     other_kind = make_incident(
-        session, title="Scorer misled by agent", archetype="agentic_misalignment",
-        systems=("scorer",), detected_ago=timedelta(days=10),
+        session,
+        title="Scorer misled by agent",
+        archetype="agentic_misalignment",
+        systems=("scorer",),
+        detected_ago=timedelta(days=10),
     )
     unrelated = make_incident(
-        session, title="Chat toxic", archetype="toxicity_abuse", systems=("chat",),
-        severity="SEV-3", detected_ago=timedelta(days=2),
+        session,
+        title="Chat toxic",
+        archetype="toxicity_abuse",
+        systems=("chat",),
+        severity="SEV-3",
+        detected_ago=timedelta(days=2),
     )
     now = make_incident(session, severity="SEV-1", detected_ago=timedelta(minutes=30))
     detected = now.detected_at
     ids = {
-        "past": past.id, "other": other_kind.id, "unrelated": unrelated.id, "incident": now.id,
+        "past": past.id,
+        "other": other_kind.id,
+        "unrelated": unrelated.id,
+        "incident": now.id,
         "model": record_change(
-            session, kind="model_version", system="scorer", summary="new scorer",
-            from_version="v2", to_version="v3", occurred_at=detected - timedelta(hours=2),
+            session,
+            kind="model_version",
+            system="scorer",
+            summary="new scorer",
+            from_version="v2",
+            to_version="v3",
+            occurred_at=detected - timedelta(hours=2),
         ),
         "prompt": record_change(
-            session, kind="prompt", system="agent", summary="refund prompt edited",
+            session,
+            kind="prompt",
+            system="agent",
+            summary="refund prompt edited",
             occurred_at=detected - timedelta(hours=1),
         ),
         "config": record_change(
-            session, kind="config", system="chat", summary="chat timeout",
+            session,
+            kind="config",
+            system="chat",
+            summary="chat timeout",
             occurred_at=detected - timedelta(hours=3),
         ),
         "too_old": record_change(
-            session, kind="deploy", system="agent", summary="old deploy",
+            session,
+            kind="deploy",
+            system="agent",
+            summary="old deploy",
             occurred_at=detected - timedelta(hours=30),
         ),
         "after": record_change(
-            session, kind="deploy", system="agent", summary="hotfix",
+            session,
+            kind="deploy",
+            system="agent",
+            summary="hotfix",
             occurred_at=detected + timedelta(minutes=5),
         ),
     }
     ids["drift"] = add_alert(
-        session, now, system="scorer", kind="drift", severity_hint="warning", count=40,
+        session,
+        now,
+        system="scorer",
+        kind="drift",
+        severity_hint="warning",
+        count=40,
         first_seen=detected - timedelta(minutes=90),
     )
     ids["action"] = add_alert(
-        session, now, system="agent", kind="agent_action", severity_hint="critical", count=12,
+        session,
+        now,
+        system="agent",
+        kind="agent_action",
+        severity_hint="critical",
+        count=12,
         first_seen=detected - timedelta(minutes=20),
     )
     ids["latency"] = add_alert(
-        session, now, system="agent", kind="latency", severity_hint="info", count=1,
+        session,
+        now,
+        system="agent",
+        kind="latency",
+        severity_hint="info",
+        count=1,
         first_seen=detected - timedelta(minutes=5),
     )
     return ids
@@ -150,17 +197,28 @@ def test_incident_without_systems_or_alerts_gives_empty_sections(store: Session)
 def test_triage_api(app_client: TestClient, tokens: dict[str, str], inventory: Engine) -> None:
     with session_scope(inventory) as s:
         ids = _scenario(s)
-    r = app_client.get(f"/api/v1/incidents/{ids['incident']}/triage",
-                       headers=auth(tokens["viewer"]))
+    r = app_client.get(
+        f"/api/v1/incidents/{ids['incident']}/triage", headers=auth(tokens["viewer"])
+    )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) >= {"incident", "change_snapshot", "top_anomalies", "dependency_graph",
-                         "similar_incidents", "known_mitigations"}
+    assert set(body) >= {
+        "incident",
+        "change_snapshot",
+        "top_anomalies",
+        "dependency_graph",
+        "similar_incidents",
+        "known_mitigations",
+    }
     assert body["change_snapshot"]["changes"][1]["model_version_change"] is True
-    assert app_client.get("/api/v1/incidents/999/triage",
-                          headers=auth(tokens["viewer"])).status_code == 404
-    bad = app_client.get(f"/api/v1/incidents/{ids['incident']}/triage?window_hours=-1",
-                         headers=auth(tokens["viewer"]))
+    assert (
+        app_client.get("/api/v1/incidents/999/triage", headers=auth(tokens["viewer"])).status_code
+        == 404
+    )
+    bad = app_client.get(
+        f"/api/v1/incidents/{ids['incident']}/triage?window_hours=-1",
+        headers=auth(tokens["viewer"]),
+    )
     assert bad.status_code == 422 and bad.json()["field"] == "window_hours"
     assert app_client.get(f"/api/v1/incidents/{ids['incident']}/triage").status_code == 401
 
