@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -18,6 +19,9 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from quell.auth.service import Principal, authenticate_token
+
+if TYPE_CHECKING:
+    from quell.remediation.action_models import ContainmentAction
 
 console = Console()
 
@@ -142,11 +146,12 @@ def register(main: click.Group) -> None:
     ) -> None:
         from quell.remediation import actions as service
 
-        do = {
+        verbs: dict[str, Callable[..., ContainmentAction]] = {
             "approve": service.approve_action,
             "reject": service.reject_action,
             "cancel": service.cancel_action,
-        }[verb]
+        }
+        do = verbs[verb]
         with store() as session:
             row = service.action_to_dict(
                 do(session, action_id, who=_who(session, actor, token), reason=reason)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,7 +37,7 @@ class KillSwitchIn(_Body):
 
 
 class AnswerIn(_Body):
-    answer: bool | Literal["yes", "no"]
+    answer: bool | str = Field(description="yes or no (true or false)")
     note: Annotated[str, Field(max_length=5000)] = ""
 
 

@@ -137,9 +137,7 @@ class ContainmentRules(Strict):
 
     approver_role: Literal["responder", "admin"] = "responder"
     high_risk: RuleMatch = Field(
-        default_factory=lambda: RuleMatch(
-            action_types=["rollback_model", "pause_decisions"], criticality=["critical"]
-        ),
+        default_factory=lambda: RuleMatch(action_types=["rollback_model", "pause_decisions"]),
         description="actions only an admin may approve",
     )
     two_person_rule: RuleMatch = Field(
