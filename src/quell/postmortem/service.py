@@ -301,18 +301,29 @@ def save_postmortem(
             f"the postmortem changed since version {body.version} (now {row.version}); "
             "reload it and apply your edits again"
         )
-    risk_keys = _save_risks(session, incident, body.risks)
+    # What the body leaves out keeps its stored (or pre-filled) value; a section given as an
+    # object updates the keys it names, so editing the root cause keeps the model-level factors.
+    base = _row_to_dict(row) if row is not None else prefill(session, incident)
+    given = body.model_fields_set
+    risks = (
+        body.risks
+        if "risks" in given
+        else [RiskLink.model_validate(r) for r in base.get("risks", [])]
+    )
+    risk_keys = _save_risks(session, incident, risks)
     now = utcnow()
-    values = {
-        "status": body.status,
-        "summary": body.summary,
-        "root_cause": body.root_cause,
-        "impact": body.impact,
-        "detection_review": body.detection_review,
-        "response_review": body.response_review,
-        "action_items": [i.model_dump(mode="json") for i in body.action_items],
-        "risks": [r.model_dump(mode="json", exclude_none=True) for r in body.risks],
+    values: dict[str, Any] = {
+        "status": body.status if "status" in given else base.get("status", "draft"),
+        "summary": body.summary if "summary" in given else base.get("summary", ""),
+        "action_items": (
+            [i.model_dump(mode="json") for i in body.action_items]
+            if "action_items" in given
+            else base.get("action_items", [])
+        ),
+        "risks": [r.model_dump(mode="json", exclude_none=True) for r in risks],
     }
+    for section in ("root_cause", "impact", "detection_review", "response_review"):
+        values[section] = {**base.get(section, {}), **getattr(body, section)}
     created = row is None
     if row is None:
         row = Postmortem(
