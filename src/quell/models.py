@@ -14,7 +14,6 @@ from quell.escalation.models import (  # noqa: F401
     EscalationPolicy,
     NotificationChannel,
     OnCallSchedule,
-    ScheduledJob,
 )
 from quell.inventory.models import (
     AISystem,
@@ -27,6 +26,7 @@ from quell.inventory.models import (
 from quell.remediation import guard_models  # noqa: F401  (guard tables)
 from quell.postmortem.models import Postmortem, ResponseSetting  # noqa: F401
 from quell.remediation.action_models import ContainmentAction  # noqa: F401
+from quell.scheduler import ScheduledJob  # noqa: F401
 
 __all__ = [
     "AISystem",

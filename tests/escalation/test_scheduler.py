@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from quell import scheduler
-from quell.escalation.models import ScheduledJob
+from quell.scheduler import ScheduledJob
 from quell.store.db import session_scope
 from quell.timeutil import utcnow
 from tests.escalation.conftest import fresh_engine

@@ -1,5 +1,5 @@
-"""Tables of escalation and its timers: scheduled jobs, notification channels and deliveries,
-on-call schedules, escalation policies and each incident's escalation."""
+"""Tables of escalation: notification channels and deliveries, on-call schedules, escalation
+policies and each incident's escalation. (Scheduled jobs live in ``quell.scheduler``.)"""
 
 from __future__ import annotations
 
@@ -11,33 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from quell.store.base import Base, JSONType
 from quell.timeutil import utcnow
-
-
-class ScheduledJob(Base):
-    """A durable timer: a job of some kind due at a time, run once by whichever worker claims it.
-
-    `pending_key` holds the job's key only while it is pending or running; the unique
-    constraint on it is what makes scheduling with a key idempotent across processes.
-    """
-
-    __tablename__ = "scheduled_jobs"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(80), index=True)
-    key: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
-    pending_key: Mapped[str | None] = mapped_column(String(200), default=None, unique=True)
-    incident_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    due_at: Mapped[datetime] = mapped_column(index=True)
-    # pending -> running -> done | pending (retry) | failed (gave up) ; cancelled
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    max_attempts: Mapped[int] = mapped_column(Integer, default=8)
-    last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
-    lease_until: Mapped[datetime | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class NotificationChannel(Base):
