@@ -17,7 +17,7 @@ from quell.auth.service import create_token, create_user
 from quell.config import apply_config, load_config
 from quell.demo import DEMO_PASSWORD, demo_config_path
 from quell.store.db import session_scope
-from tests.web.conftest import browser_login, shot
+from tests.web.conftest import answer_open_gates, browser_login, shot
 
 pytestmark = pytest.mark.browser
 
@@ -158,10 +158,7 @@ def test_signal_to_postmortem(
     # 7. Resolve: refused while decisions are open, with the reason on the page; answer them.
     page.get_by_role("button", name="Resolve").click()
     assert "decision gate(s) are unanswered" in page.locator(".flash-error").inner_text()
-    open_gates = page.locator("#gates .card.pending")
-    while open_gates.count():
-        open_gates.first.get_by_role("button", name="No", exact=True).click()
-        page.locator(".flash-ok").wait_for()
+    answer_open_gates(page)
     page.get_by_role("button", name="Resolve").click()
     assert "is now resolved" in page.locator(".flash").inner_text()
     assert page.locator(".incident-head .status").inner_text() == "resolved"
