@@ -336,3 +336,41 @@ def test_cli_shows_clocks_and_records_a_filing(tmp_path: Path) -> None:
     assert out.returncode == 2 and "REGIME/STAGE" in out.stderr
     out = cli("clocks", "99999")
     assert out.returncode == 2 and "does not exist" in out.stderr
+
+
+def test_period_arithmetic_from_the_data_file() -> None:
+    friday = datetime(2026, 11, 27, 15, 0, tzinfo=utcnow().tzinfo)
+    # SEC 8-K: four business days skip the weekend.
+    assert clocks.add_period(friday, 4, "business_days") == friday + timedelta(days=6)
+    # NIS2 final report: one calendar month, clamped to the month's last day.
+    jan31 = datetime(2026, 1, 31, 12, 0, tzinfo=friday.tzinfo)
+    assert clocks.add_period(jan31, 1, "months") == datetime(
+        2026, 2, 28, 12, 0, tzinfo=friday.tzinfo
+    )
+    assert clocks.add_period(friday, 1, "weeks") == friday + timedelta(days=7)
+
+
+def test_dora_initial_report_is_capped_at_24_hours_from_awareness(db: Engine) -> None:
+    with session_scope(db) as s:
+        upsert_system(s, SystemIn(name="pay", kind="predictive", regimes=["dora_art19"]))
+        detected = utcnow() - timedelta(hours=22)
+        incident = create_incident(
+            s,
+            actor="rui",
+            title="ICT outage",
+            severity="SEV-1",
+            systems=["pay"],
+            detected_at=detected,
+        )
+        classified = append_event(
+            s,
+            incident,
+            actor="rui",
+            kind="gate.answered",
+            data={"key": "major_ict_incident", "answer": True},
+        )
+        initial = _clock(clocks.clocks(s, incident.id), "dora_art19", "initial")
+    # Classified major now: 4 hours from now would pass the 24 hours from detection.
+    assert _at(initial["deadline"]) == detected + timedelta(hours=24)
+    assert _at(initial["anchor"]["at"]) == classified.at
+    assert initial["anchor"]["kind"] == "classified_major"

@@ -196,3 +196,19 @@ def test_the_worker_thread_runs_due_jobs(db: Engine) -> None:
     assert calls == [{"bg": 1}]
     with session_scope(db) as s:
         assert s.scalars(select(ScheduledJob.status)).all() == ["done"]
+
+
+def test_the_app_starts_and_stops_the_worker_when_asked(db: Engine) -> None:
+    from fastapi.testclient import TestClient
+
+    from quell.api.app import create_app
+    from quell.settings import Settings
+
+    app = create_app(Settings(database_url="sqlite://", scheduler=True), engine=db)
+    with TestClient(app):
+        worker = app.state.scheduler
+        assert worker is not None and worker.running
+    assert not worker.running
+    quiet = create_app(Settings(database_url="sqlite://"), engine=db)
+    with TestClient(quiet):
+        assert quiet.state.scheduler is None
