@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from quell.detection.base import Finding, cap_text, clamp_score, mark_truncated
+from quell.detection.injection_model import LinearScorer, shipped_scorer
 from quell.detection.normalize import collapse_spaced, decoded_blobs, deleet, normalize
 
 _I = re.IGNORECASE
@@ -44,11 +45,13 @@ _AI = (
     r"copilot|claude|bot)"
 )
 _SECRET_PROMPT = (
-    r"(?:system ?prompt|system message|initial (?:prompt|instructions)|original (?:prompt|"
-    r"instructions)|hidden (?:prompt|instructions|rules)|pre-?prompt|meta ?prompt|"
+    r"(?:system ?prompt|system message|(?:initial|original) (?:prompt|instructions)"
+    r"(?!\s+(?:given to|for|of|on|from|to)\b)|hidden (?:prompt|instructions|rules)|"
+    r"pre-?prompt|meta ?prompt|"
     r"developer (?:prompt|message|instructions)|your (?:full |entire |whole |complete |exact |"
     r"hidden |secret |original |initial )?(?:prompt|prompt texts?|instructions|rules|guidelines|"
-    r"directives|configuration|initiali[sz]ation)(?!\s+(?:for|on|about|regarding|when|to)\b)|"
+    r"directives|configuration|initiali[sz]ation)"
+    r"(?!\s+(?:(?:are|were) )?(?:for|on|about|regarding|when|to)\b)|"
     r"the (?:full |entire |whole |complete |exact )?(?:prompt|prompt texts?)\b|"
     r"(?:text|everything|content|instructions) (?:above|before this)|"
     r"beginning of (?:this|the|our) (?:prompt|conversation|chat)|prompt texts?|"
@@ -67,7 +70,7 @@ _REVEAL = (
 TRIGGERS: dict[str, tuple[str, ...]] = {
     "ignore_what_told": ("ignor", "disregard", "forget"),
     "no_longer_follow": ("follow", "obey", "adhere", "comply", "respect"),
-    "restrictions_lifted": (
+    "restrictions_lifted": (  # see also rules_off
         "lifted",
         "removed",
         "disabled",
@@ -91,6 +94,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "what_developer_said": ("told", "said to", "instructed", "asked", "wrote to"),
     "vocative_ai": ("ai", "assistant", "bot", "llm", "agent", "model"),
     "override_prior": (
+        "cancel",
+        "scrap",
+        "revoke",
         "ignor",
         "disregard",
         "forget",
@@ -300,6 +306,86 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "markdown_exfil": ("](http",),
     "instruction_block": ("instruction",),
     "assistant_must": ("must", "should", "shall", "required to", "need to", "needs to"),
+    "override_multilingual": (
+        "ignor",
+        "vergiss",
+        "vergessen",
+        "missacht",
+        "oubli",
+        "compte",
+        "olvid",
+        "caso omiso",
+        "dimentic",
+        "esque",
+        "negeer",
+        "vergeet",
+    ),
+    "persona_without_rules": (
+        "with",
+        "has",
+        "have",
+        "ohne",
+        "sans",
+        "sin",
+        "senza",
+        "sem",
+        "zonder",
+    ),
+    "never_says_no": (
+        "never",
+        "doesn",
+        "does not",
+        "won",
+        "will not",
+        "no ",
+        "whatsoever",
+        "at all",
+    ),
+    "rules_off": (
+        "disabled",
+        "lifted",
+        "removed",
+        "switched off",
+        "turned off",
+        "suspended",
+        "deactivated",
+        " off",
+        "apply",
+        "exist",
+        "matter",
+    ),
+    "set_rules_aside": ("set ", "put ", "leave", "push", "throw", "scrap", "toss", "ditch"),
+    "instructions_you_received": (
+        "you received",
+        "you were",
+        "you got",
+        "you have been",
+        "gave you",
+        "wrote you",
+        "told you",
+        "before",
+    ),
+    "leak_multilingual": (
+        "zeig",
+        "gib",
+        "nenne",
+        "montre",
+        "dis",
+        "muestra",
+        "muéstra",
+        "dime",
+        "dimmi",
+        "mostr",
+        "revela",
+        "rivela",
+        "was ",
+        "quel",
+        "cual",
+        "cuál",
+        "qual",
+    ),
+    "dump_context": ("dump", "print", "output", "show", "reveal", "what "),
+    "payload_split": ("combine", "concatenate", "join", "put together", "merge", "+"),
     "decode_and_follow": (
         "decod",
         "deciph",
@@ -332,7 +418,10 @@ def _r(name: str, category: str, weight: float, pattern: str, flags: int = _I) -
 RULES: tuple[Rule, ...] = (
     # --- overriding earlier instructions ----------------------------------------------------
     _r("override_prior", "direct_injection", 0.9,
-       rf"\b{_OVERRIDE_VERB}\b[\s,:-]+(?:\w+\s+){{0,3}}?{_PRIOR}\s+(?:\w+\s+){{0,2}}?{_RULESET}\b"),
+       rf"\b{_OVERRIDE_VERB}\b[\s,:-]+(?:\w+\s+){{0,3}}?{_PRIOR}\s+(?:\w+\s+){{0,2}}?{_RULESET}\b"
+       # "remove all restrictions from the regex": an object other than the model itself
+       r"(?!\s+(?:from|in|on)\s+(?:the|my|this|a|an|these|those)\s+(?!user|system|developer|"
+       r"assistant|ai|model|operator|admin)\w)"),
     _r("forget_everything", "direct_injection", 0.7,
        r"\b(?:forget|ignore|disregard|vergiss|ignoriere|oublie|olvida)\s+(?:about\s+)?"
        r"(?:everything|all(?: of)? (?:that|this|the above)|anything|alles|tout|todo)\b"
@@ -400,7 +489,7 @@ RULES: tuple[Rule, ...] = (
     _r("stop_and_switch", "direct_injection", 0.6,
        r"\b(?:stop|halt|attention|wait|achtung|stopp)\b[\s!.,:-]{1,6}(?:\w+[\s!.,:-]+){0,3}?"
        r"(?:ignore|forget|new|now|instead|listen|i urgently|ich)\b"),
-    _r("start_over", "direct_injection", 0.6,
+    _r("start_over", "direct_injection", 0.45,
        r"\b(?:start (?:over|from scratch|from the front|fresh)|reset (?:your|all)\b.{0,20}"
        r"(?:instructions|memory|context|rules)|clean slate|fange? (?:von vorne|neu) an)\b"),
     _r("instead_do", "direct_injection", 0.55,
@@ -447,23 +536,23 @@ RULES: tuple[Rule, ...] = (
        r"limits|limitations|rules|polic(?:y|ies)|programming)|(?:the\s+|all\s+)?(?:safety|ethical|"
        r"moderation|openai|anthropic|ai)\s+(?:filters?|guardrails?|safeguards?|restrictions|"
        r"alignment|features|measures|rules|settings|protocols|polic(?:y|ies))|(?:the\s+)?"
-       r"(?:content|usage) polic(?:y|ies))\b"),
+       r"(?:content|usage) polic(?:y|ies))\b(?!\s+(?:from|on|in|of)\s+(?:the|my|this|a|an)\b)"),
     _r("from_now_on", "direct_injection", 0.55,
        r"\b(?:from now on|from this (?:point|moment) (?:on|forward)|henceforth|ab jetzt|"
        r"von nun an)\b[\s,]+(?:you|your|du|ihr)\b"),
     _r("you_are_now", "direct_injection", 0.55,
        r"\b(?:you are now|you're now|now you are|you will now be|you have become|"
-       r"du bist (?:jetzt|nun)|jetzt bist du)\b"),
+       r"du bist (?:jetzt|nun)|jetzt bist du)\b(?!\s+(?:my|our|the|a|an|mein|meine)\b)"),
     _r("roleplay_act_as", "direct_injection", 0.4,
        r"\b(?:i want you to act as|act as (?:if|though) you|pretend (?:that )?(?:you are|you'?re|"
        r"to be)|(?:role-?play|play the role of|impersonate|you will play|take on the role)|"
        r"imagine you are|ich möchte, dass (?:sie|du) als|tu so,? als|stell dir vor,? du bist)\b"),
-    _r("persona_assign", "direct_injection", 0.5,
+    _r("persona_assign", "direct_injection", 0.45,
        r"^\W*(?:okay\W+|ok\W+|now\W+|hello\W+|hi\W+)?(?:you are|you're|du bist|sie sind)\s+"
        r"(?!(?:given|provided|asked|going|told|tasked|welcome|right|correct|wrong|not|so|very|"
        r"too|being|able|allowed|an? (?:helpful|expert|experienced|star|genius|lifesaver|legend)|"
        r"my|our|the (?:best|greatest)|awesome|amazing|great|brilliant|a gem)\b)"),
-    _r("stay_in_character", "direct_injection", 0.5,
+    _r("stay_in_character", "direct_injection", 0.45,
        r"\b(?:stay(?:s|ing)? (?:fully |always )?in (?:character|(?:their|your|his|her) roles?)|"
        r"(?:never|do not|don'?t|without (?:even )?)\s*(?:break(?:ing)?|fall(?:ing)? out of|"
        r"leav(?:e|ing)) (?:the |your )?(?:character|role|figure)|completely absorbed in your "
@@ -501,15 +590,18 @@ RULES: tuple[Rule, ...] = (
     _r("note_to_ai", "indirect_injection", 0.8,
        rf"\b(?:note|message|instructions?|attention|reminder|important)\s+(?:to|for)\s+(?:the\s+|"
        rf"any\s+|all\s+)?{_AI}s?\b|\binstructions? for you\s*:"),
-    _r("vocative_ai", "indirect_injection", 0.7,
+    _r("vocative_ai", "indirect_injection", 0.55,
        r"\b(?:dear |hey |hi |hello |ok |p\.?s\.? )?(?:ai|assistant|chatbot|llm|agent|bot|model)"
        r"\s*[,:]\s*(?:[^.!?\n]{0,60}?,\s*)?(?:please\s+)?(?:forward|send|delete|ignore|mark|close|"
        r"cancel|transfer|reply|respond|say|tell|include|append|call|run|execute|do not|don'?t|stop|"
        r"recommend|share|reveal|print|output|email|disregard|approve)\b"),
     _r("if_you_are_ai", "indirect_injection", 0.75,
-       rf"\b(?:if|when) you(?:'re| are) an? {_AI}\b|\b{_AI}s? (?:reading|processing|parsing|"
+       rf"\b(?:if|when) you(?:'re| are) an? {_AI}\b(?:\s+\w+){{0,3}}\s+(?:reading|processing|"
+       r"parsing|summari[sz]ing|seeing|browsing)\b|\b(?:if|when) you(?:'re| are) an? "
+       rf"{_AI}\s*[,:]\s*(?:please\s+)?(?:ignore|rank|rate|recommend|say|tell|forward|send|"
+       rf"reply|respond|output|mark|approve|include)\b|\b{_AI}s? (?:reading|processing|parsing|"
        r"summari[sz]ing|seeing|browsing) this\b"),
-    _r("when_processing_doc", "indirect_injection", 0.6,
+    _r("when_processing_doc", "indirect_injection", 0.45,
        r"\b(?:when|while|after|before) (?:you )?(?:summari[sz]ing|reading|processing|translating|"
        r"parsing|analy[sz]ing) this (?:document|page|email|text|file|message|website|review|"
        r"article|content)\b"),
@@ -545,6 +637,67 @@ RULES: tuple[Rule, ...] = (
        r"are required to) (?:now |immediately |"
        r"also |always )?(?:ignore|reply|respond|say|output|send|forward|include|recommend|"
        r"tell|reveal|execute|run|call|delete|append|state|claim|describe)\b"),
+    # --- other languages, personas without rules, softer prompt-leak phrasings -----------------
+    _r("override_multilingual", "direct_injection", 0.85,
+       r"\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte|oublie[zs]?|ignorez|"
+       r"ne tiens? pas compte (?:de|des)|olvida|olvide|haz caso omiso (?:a|de)|ignora(?:te)?|"
+       r"dimentica|esque[cç]a|esquece|negeer|vergeet)\s+(?:\w+\s+){0,3}?(?:anweisungen|"
+       r"regeln|richtlinien|vorgaben|befehle|einschränkungen|instructions?|consignes|règles|"
+       r"instrucciones|reglas|indicaciones|istruzioni|regole|instruções|instrucoes|regras|"
+       r"instructies|regels|alles|tout ce qu|todo lo)"),
+    _r("persona_without_rules", "direct_injection", 0.8,
+       r"\b(?:ai|a\.i\.|ki|ia|bot|chatbot|assistant|assistente|asistente|model|modell|version|"
+       r"character|persona|entity|twin|personality|accomplice|servant|hacker)\b[^.!?\n]{0,40}?"
+       r"\b(?:with|without|has|have|having|that has|who has|ohne|sans|sin|senza|sem|zonder)\s+"
+       r"(?:no |any |keine |aucune |ningun[ao] )?(?:rules|restrictions|limits|limitations|"
+       r"filters?|guidelines|ethics|morals?|moral (?:limits|guidelines|boundaries)|"
+       r"ethical (?:limits|guidelines|boundaries)|content polic\w+|safety training|censorship|"
+       r"regeln|einschränkungen|grenzen|moral|règles|limites|reglas|restricciones|límites|"
+       r"regole|restrizioni|limiti|regras|restrições|regels)\b"
+       r"(?! compass| of (?:grammar|the game))"),
+    _r("never_says_no", "direct_injection", 0.75,
+       r"\b(?:never|doesn'?t|does not|won'?t|will not) (?:says? no|refuses?|turns? down)\b"
+       r"|\bno (?:more )?(?:refusals|disclaimers)\b|\b(?:safety|ethical|moral) (?:training|"
+       r"guidelines) (?:whatsoever|at all)\b"),
+    _r("rules_off", "direct_injection", 0.8,
+       r"\b(?:filters?|guidelines|rules|restrictions|guardrails|content polic(?:y|ies)|safety)"
+       r"\s+(?:are\s+|is\s+|have\s+been\s+|has\s+been\s+)?(?:now\s+)?(?:disabled|lifted|removed|"
+       r"switched off|turned off|suspended|deactivated|off)\b"
+       r"|\b(?:disabled|turned off|switched off|removed|lifted)\s+(?:your|the|all)\s+(?:\w+\s+)?"
+       r"(?:filters?|restrictions|rules|guidelines|guardrails|safety)\b"
+       r"|\b(?:your|the) (?:rules|guidelines|instructions|restrictions|polic(?:y|ies)) "
+       r"(?:don'?t|do not|no longer|doesn'?t) (?:apply|exist|matter)\b"
+       r"|\bpretend (?:that )?(?:the |your )?(?:content polic(?:y|ies)|rules|guidelines|"
+       r"guardrails|restrictions|filters) (?:don'?t|doesn'?t|do not|does not) exist"),
+    _r("set_rules_aside", "direct_injection", 0.8,
+       r"\b(?:set|put|leave|push|throw|scrap|toss|ditch)\s+(?:out\s+)?(?:all\s+)?(?:your|the|"
+       r"those|these)\s+(?:\w+\s+)?(?:rules|instructions|guidelines|restrictions|directives|"
+       r"guidance|programming|training)\b(?:\s+(?:aside|behind|away|out))?"),
+    _r("instructions_you_received", "system_prompt_extraction", 0.8,
+       r"\b(?:instructions|messages?|text|rules|prompt|guidelines|words|context|everything|"
+       r"what)\b[^.?!\n]{0,30}?\b(?:you (?:received|were given|got|were told|have been given)|"
+       r"(?:your |the )?(?:operator|developer|creator)s? (?:gave|wrote|told) you)\b"
+       r"[^.?!\n]{0,40}?(?:before|at the (?:very )?(?:beginning|start)|earlier|for this "
+       r"(?:conversation|chat|session)|verbatim|exactly|word for word|\?)"
+       r"|\b(?:what (?:were|was) you told|(?:everything|all|text|what was written) before)\s+"
+       r"(?:my|i|this|our) (?:first |very first )?(?:message|started|prompt|question)"),
+    _r("leak_multilingual", "system_prompt_extraction", 0.85,
+       r"\b(?:zeig(?:e|en)?|gib|nenne|montre(?:z)?|dis|muestra(?:me)?|mu[ée]strame|dime|dimmi|"
+       r"mostra(?:mi)?|mostre|revela|rivela|was (?:ist|steht in)|quel(?:le)?s? sont|cu[aá]les son|"
+       r"qual [eé])\b[^.?!\n]{0,20}?\b(?:deine?n?|dein|ihre?n?|tes|tus|tuoi|tue|seu|suas?|ton|"
+       r"tu|je)\s+(?:\w+\s+)?(?:anweisungen|systemprompt|system-prompt|prompt|instructions|"
+       r"instrucciones|istruzioni|instruções|regeln|consignes|richtlinien|"
+       r"prompt (?:du )?syst[eè]me|"
+       r"prompt del sistema|prompt di sistema)"),
+    _r("dump_context", "system_prompt_extraction", 0.75,
+       r"\b(?:dump|print|output|show|reveal)\s+(?:me\s+)?(?:your|the)\s+(?:full |whole |entire )?"
+       r"(?:context(?: window)?|configuration|config|environment variables|memory)\b"
+       r"|\b(?:secrets?|passwords?|api keys?|credentials)\s+(?:you (?:have access to|know|were "
+       r"given)|in your (?:environment|configuration|instructions|memory|prompt))"
+       r"|\bwhat (?:passwords?|secrets?|api keys?|credentials) do you (?:know|have)\b"),
+    _r("payload_split", "obfuscation", 0.75,
+       r"\b(?:combine|concatenate|join|put together|merge)\b[^.!?\n]{0,40}?\b(?:and|then)\s+"
+       r"(?:obey|follow|execute|do|act on|run)\b|\b(?:do|execute|run|obey)\s+\w\s*\+\s*\w\b"),
     # --- disguise requested in so many words ----------------------------------------------------
     _r("decode_and_follow", "obfuscation", 0.8,
        r"\b(?:decode|decipher|decrypt|translate|convert|reverse|unscramble)\b.{0,60}?\b"
@@ -573,9 +726,16 @@ class PromptInjectionDetector:
 
     name = "prompt_injection"
 
-    def __init__(self, threshold: float = 0.5, rules: tuple[Rule, ...] = RULES) -> None:
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        rules: tuple[Rule, ...] = RULES,
+        model: LinearScorer | bool | None = True,
+    ) -> None:
         self.threshold = threshold
         self.rules = rules
+        # True: the shipped word model; False/None: rules only; or a LinearScorer of your own.
+        self.model = shipped_scorer() if model is True else (model or None)
         self._all_triggers = frozenset(t for rule in rules for t in rule.triggers)
 
     def score(self, text: str) -> float:
@@ -591,7 +751,9 @@ class PromptInjectionDetector:
     def _findings(self, text: str, min_score: float) -> list[Finding]:
         if not text or text.isspace():
             return []
-        hits = self._hits(text)
+        hits, plain = self._hits(text)
+        if self.model is not None:
+            hits = self._with_model(hits, plain)
         if not hits:
             return []
         # Strongest hit per rule, then noisy-or within each category.
@@ -639,9 +801,28 @@ class PromptInjectionDetector:
         findings.sort(key=lambda f: -f.score)
         return findings
 
-    def _hits(self, text: str) -> list[_Hit]:
+    def _with_model(self, hits: list[_Hit], plain: str) -> list[_Hit]:
+        """Let the word model add evidence, or cut weak rule evidence it finds implausible."""
+        assert self.model is not None
+        p = self.model.probability(plain)
+        if hits and p < MODEL_VETO and not any(h.via for h in hits):
+            miss = 1.0
+            for h in hits:
+                miss *= 1.0 - h.weight
+            if 1.0 - miss < MODEL_VETO_SPARES:
+                hits = [_Hit(h.rule, h.span, h.weight * MODEL_VETO_FACTOR, h.via) for h in hits]
+        if p >= MODEL_MIN:
+            lead = max(hits, key=lambda h: h.weight) if hits else None
+            rule = _MODEL_RULES[lead.rule.category if lead else "direct_injection"]
+            span = lead.span if lead else (0, len(plain))
+            hits = [*hits, _Hit(rule, span, p * MODEL_WEIGHT, "")]
+        return hits
+
+    def _hits(self, text: str) -> tuple[list[_Hit], str]:
         norm = normalize(text)
         hits = self._match(norm.text, "", norm.original_span)
+        if hits and _ASKS_MEANING.search(text):
+            hits = _damp_quoted(text, hits)
         whole = (0, len(text))
         if norm.invisible:
             if norm.hidden_tag_text or norm.invisible_in_words >= _INVISIBLE_MANY:
@@ -674,7 +855,7 @@ class PromptInjectionDetector:
             span = norm.original_span(*span)
             inner = self._disguised(decoded, span, encoding)
             hits.extend(inner)
-        return hits
+        return hits, plain
 
     def _match(
         self, text: str, via: str, mapper: Callable[[int, int], tuple[int, int]] | None
@@ -714,3 +895,37 @@ class PromptInjectionDetector:
 
 
 _OBFUSCATION_RULE = Rule("disguised_text", "obfuscation", 0.0, re.compile(r"(?!)"))
+# The word model's evidence is filed under the category of the strongest rule hit.
+_MODEL_RULES = {
+    c: Rule("word_model", c, 0.0, re.compile(r"(?!)"))
+    for c in ("direct_injection", "indirect_injection", "system_prompt_extraction", "obfuscation")
+}
+# How rules and the word model combine; chosen by 5-fold cross-validation on the training
+# files (bench/train_injection_model.py), never on the final held-out set.
+MODEL_MIN = 0.7  # below this probability the model adds no evidence
+MODEL_WEIGHT = 0.55  # evidence weight = probability x this, so the model alone cannot flag
+MODEL_VETO = 0.1  # below this probability, weak rule evidence is cut ...
+MODEL_VETO_FACTOR = 0.5  # ... to this share of its weight,
+MODEL_VETO_SPARES = 0.99  # unless the rules together are at least this sure
+
+# A request to translate or explain a quoted phrase treats the quote as data, not as orders.
+_ASKS_MEANING = re.compile(
+    r"\b(?:translat\w*|übersetz\w*|tradu\w*|tradurre|vertaal\w*|what (?:does|do|did) .{0,80}"
+    r"\bmean|was (?:heißt|bedeutet)|que (?:veut dire|signifie)|qué significa|meaning of)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_QUOTED = re.compile(r"\"[^\"\n]{3,300}\"|“[^”\n]{3,300}”|„[^“”\n]{3,300}[“”]|«[^»\n]{3,300}»")
+_QUOTED_FACTOR = 0.3
+
+
+def _damp_quoted(text: str, hits: list[_Hit]) -> list[_Hit]:
+    """Halve the weight of hits that lie wholly inside a quotation the user asks about."""
+    quotes = [m.span() for m in _QUOTED.finditer(text)]
+    if not quotes:
+        return hits
+    return [
+        _Hit(h.rule, h.span, h.weight * _QUOTED_FACTOR, h.via)
+        if any(a <= h.span[0] and h.span[1] <= b for a, b in quotes)
+        else h
+        for h in hits
+    ]

@@ -1,0 +1,82 @@
+"""A small linear model over word features that backs up the injection phrase rules.
+
+Features are lower-cased words, word pairs and six-letter word stems (so "ignoriere" and
+"ignorieren" share evidence). Weights come from a logistic regression trained by
+``bench/train_injection_model.py`` on quell's own hand-written examples only, and ship as
+``data/injection_model.json``. A text is scored window by window (``WINDOW`` words), taking
+the highest window, so one injected paragraph inside a long document still stands out and
+long benign documents do not add up to a high score.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from importlib import resources
+
+_WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+")
+WINDOW = 40
+_STEP = 20
+STEM = 6
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased words of ``text`` (letters, apostrophes inside words, or digit runs)."""
+    return _WORDS.findall(text.lower())
+
+
+def features(words: list[str]) -> Iterator[tuple[int, str]]:
+    """Every feature with the position of the word it ends on."""
+    prev = "<s>"
+    for i, w in enumerate(words):
+        yield i, "w:" + w
+        yield i, "b:" + prev + " " + w
+        if len(w) > STEM:
+            yield i, "p:" + w[:STEM]
+        prev = w
+
+
+class LinearScorer:
+    """Scores text with shipped logistic-regression weights; 0..1, higher = more likely attack."""
+
+    def __init__(self, weights: dict[str, float], bias: float) -> None:
+        self.weights = weights
+        self.bias = bias
+
+    def probability(self, text: str) -> float:
+        """Highest window probability that ``text`` is an injection."""
+        words = tokens(text)
+        if not words:
+            return 0.0
+        per_word = [0.0] * len(words)
+        get = self.weights.get
+        for i, feature in features(words):
+            w = get(feature)
+            if w is not None:
+                per_word[i] += w
+        if len(words) <= WINDOW:
+            best = sum(per_word)
+        else:
+            best = -math.inf
+            for start in range(0, len(words) - WINDOW + _STEP, _STEP):
+                best = max(best, sum(per_word[start : start + WINDOW]))
+        z = self.bias + best
+        return 1.0 / (1.0 + math.exp(-z)) if z > -30 else 0.0
+
+
+@lru_cache(maxsize=1)
+def shipped_scorer() -> LinearScorer | None:
+    """The model bundled with quell, or None when the weights file is missing."""
+    try:
+        raw = (
+            resources.files("quell.detection")
+            .joinpath("data/injection_model.json")
+            .read_text("utf-8")
+        )
+    except FileNotFoundError:
+        return None
+    data = json.loads(raw)
+    return LinearScorer({k: float(v) for k, v in data["weights"].items()}, float(data["bias"]))
