@@ -236,8 +236,8 @@ def _preceding_change(alert: dict[str, Any], changes: list[dict[str, Any]]) -> i
     began = iso(alert["first_seen_at"]) or ""
     before = [c for c in changes if (c["occurred_at"] or "") <= began]  # newest first
     same = [c for c in before if c["system"] == alert["system"]]
-    chosen = (same or before or [None])[0]
-    return int(chosen["id"]) if chosen and chosen["id"] is not None else None
+    chosen = (same or before)[:1]
+    return int(chosen[0]["id"]) if chosen and chosen[0]["id"] is not None else None
 
 
 # ---------------------------------------------------------------- similar past incidents
@@ -272,7 +272,12 @@ def similar_incidents(
         candidate_ids.update(session.scalars(query))
     if not candidate_ids:
         return []
-    rows = list(session.scalars(select(Incident).where(Incident.id.in_(candidate_ids))))
+    # Score on three light columns; only the few shown are loaded whole.
+    rows = session.execute(
+        select(Incident.id, Incident.archetype, Incident.severity).where(
+            Incident.id.in_(candidate_ids)
+        )
+    ).all()
     their_systems: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
     for incident_id, system_id, name, kind in session.execute(
         select(incident_systems.c.incident_id, AISystem.id, AISystem.name, AISystem.kind)
@@ -304,32 +309,36 @@ def similar_incidents(
             if yes
         ]
         scored.append((round(score, 3), other, systems, reasons))
-    scored.sort(key=lambda t: (-t[0], -as_utc(t[1].detected_at).timestamp()))
+    # Ties go to the more recent incident (ids grow with time).
+    scored.sort(key=lambda t: (-t[0], -t[1].id))
     top = scored[:shown]
+    full = {
+        i.id: i
+        for i in session.scalars(select(Incident).where(Incident.id.in_([t[1].id for t in top])))
+    }
     worked = _mitigations_of(session, [t[1].id for t in top])
     out = []
-    for score, other, systems, reasons in top:
-        ttr = (other.resolved_at - other.detected_at).total_seconds() if other.resolved_at else None
-        ttm = (
-            (other.mitigated_at - other.detected_at).total_seconds() if other.mitigated_at else None
-        )
+    for score, light, systems, reasons in top:
+        past = full[light.id]
+        ttr = (past.resolved_at - past.detected_at).total_seconds() if past.resolved_at else None
+        ttm = (past.mitigated_at - past.detected_at).total_seconds() if past.mitigated_at else None
         out.append(
             {
-                "id": other.id,
-                "title": other.title,
-                "severity": other.severity,
-                "archetype": other.archetype,
-                "status": other.status,
+                "id": past.id,
+                "title": past.title,
+                "severity": past.severity,
+                "archetype": past.archetype,
+                "status": past.status,
                 "systems": sorted(s[1] for s in systems),
-                "detected_at": iso(other.detected_at),
+                "detected_at": iso(past.detected_at),
                 "score": score,
                 "why": reasons,
                 "outcome": {
-                    "resolved": other.resolved_at is not None,
+                    "resolved": past.resolved_at is not None,
                     "time_to_mitigate_s": ttm,
                     "time_to_resolve_s": ttr,
                 },
-                "mitigations": worked.get(other.id, []),
+                "mitigations": worked.get(past.id, []),
             }
         )
     return out
