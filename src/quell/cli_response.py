@@ -157,7 +157,10 @@ def checklist(
     table = Table("", "step", "action", "text", title=f"{data['done']}/{data['total']} done")
     for s in data["steps"]:
         mark = "x" if s["done"] else ("n/a" if s["applies"] is False else " ")
-        table.add_row(mark, s["id"], s["action"] or "", s["text"])
+        action = s["action"] or ""
+        if s["action_status"]:
+            action += f" ({s['action_status']})"
+        table.add_row(mark, s["id"], action, s["text"])
     console.print(table)
 
 

@@ -158,6 +158,22 @@ def test_checklist_through_the_api(
     assert body["done"] == 0 and body["total"] == len(body["steps"]) >= 7
     notify = next(s for s in body["steps"] if s["id"] == "gen-notify-users")
     assert notify["applies"] is None  # the personal data gate is not answered yet
+    isolate = next(s for s in body["steps"] if s["id"] == "gen-isolate")
+    assert isolate["action_status"] is None
+
+    with session_scope(inventory) as s:
+        from quell.incidents.service import get_incident
+
+        append_event(
+            s,
+            get_incident(s, iid),
+            actor="rui",
+            kind="action.executed",
+            data={"action_id": 1, "type": "route_fallback", "system": "chat"},
+        )
+    body = app_client.get(url, headers=auth(tokens["viewer"])).json()
+    isolate = next(s for s in body["steps"] if s["id"] == "gen-isolate")
+    assert isolate["action_status"] == "executed" and not isolate["done"]
 
     r = app_client.post(
         f"{url}/gen-isolate", json={"note": "FAQ mode on"}, headers=auth(tokens["responder"])

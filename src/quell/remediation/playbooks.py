@@ -268,6 +268,16 @@ def checklist(session: Session, incident: Incident) -> dict[str, Any]:
             "note": event.reason,
         }
     answers = gate_answers(session, incident.id)
+    # The latest state of each containment action type on this incident, so a step whose action
+    # already ran (e.g. pre-approved by a policy) shows it even before anyone ticks it.
+    action_states: dict[str, str] = {}
+    for kind, data in session.execute(
+        select(TimelineEvent.kind, TimelineEvent.data)
+        .where(TimelineEvent.incident_id == incident.id, TimelineEvent.kind.like("action.%"))
+        .order_by(TimelineEvent.seq)
+    ):
+        if isinstance(data, dict) and data.get("type"):
+            action_states[str(data["type"])] = kind.split(".", 1)[1]
     items = []
     for step in incident_steps(session, incident):
         applies: bool | None = True
@@ -280,6 +290,7 @@ def checklist(session: Session, incident: Incident) -> dict[str, Any]:
                 **step.to_dict(),
                 "applies": applies,
                 "gate_answer": answers.get(step.gate) if step.gate else None,
+                "action_status": action_states.get(step.action) if step.action else None,
                 "done": bool(mark.get("done")),
                 "done_by": mark.get("by") if mark.get("done") else None,
                 "done_at": mark.get("at") if mark.get("done") else None,
