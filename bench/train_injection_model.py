@@ -31,6 +31,7 @@ from quell.detection.normalize import normalize  # noqa: E402
 DATA = ROOT / "bench" / "data"
 TRAIN = (
     "injections-train.jsonl",
+    "injections-train-2.jsonl",
     "injections-heldout.jsonl",
     "injections-heldout-2.jsonl",
     "injections-heldout-3.jsonl",
@@ -38,6 +39,7 @@ TRAIN = (
     "ordinary-prompts-2.jsonl",
     "ordinary-prompts-3.jsonl",
     "ordinary-prompts-4.jsonl",
+    "ordinary-prompts-5.jsonl",
     "ordinary-prompts-dev.jsonl",
 )
 OUT = ROOT / "src" / "quell" / "detection" / "data" / "injection_model.json"

@@ -28,7 +28,8 @@ _OVERRIDE_VERB = (
 )
 _PRIOR = (
     r"(?:previous|previously|prior|preceding|above|earlier|former|foregoing|initial|original|"
-    r"old|system|existing|current|last|given|all|every|each|whatever|any|your|these|those|such|the|"
+    r"old|system|existing|current|last|given|all|every|each|whatever|any|your|ur|yr|these|those|"
+    r"such|the|"
     r"vorherigen?|bisherigen?|obigen?|alle|die|précédentes?|anteriores?|todas?|toutes|tous|les|"
     r"las|los|tutte|le|gli|precedenti|as|os|vorige|eerdere)"
 )
@@ -36,7 +37,7 @@ _RULESET = (
     r"(?:instructions?|prompts?|directives?|rules|guidelines|commands?|orders|tasks?|"
     r"assignments?|context|constraints|restrictions|programming|training|guardrails|"
     r"polic(?:y|ies)|information|messages?|conversation|inputs?|requests?|prompt texts?|"
-    r"settings|limitations|filters|principles|ethics|guidance|directions|"
+    r"settings|limitations|filters|principles|ethics|guidance|directions|stuff|"
     r"anweisungen|aufgaben|befehle|informationen|angaben|regeln|instructions|instrucciones|reglas|"
     r"istruzioni|regole|instruções|instrucoes|regras|instructies|regels)"
 )
@@ -90,7 +91,24 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "internal",
         "confidential",
     ),
-    "your_system_prompt": ("your ",),
+    "your_system_prompt": ("your ", "system "),
+    "imagine_no_rules": (
+        "stell dir",
+        "imagin",
+        "pretend",
+        "tu so",
+        "fais comme",
+        "finge",
+        "immagina",
+        "böse",
+        "bösartig",
+        "evil",
+        "malicious",
+        "malvad",
+        "maléfique",
+        "malvagia",
+        "rogue",
+    ),
     "what_developer_said": ("told", "said to", "instructed", "asked", "wrote to"),
     "vocative_ai": ("ai", "assistant", "bot", "llm", "agent", "model"),
     "override_prior": (
@@ -304,7 +322,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "append",
     ),
     "markdown_exfil": ("](http",),
-    "instruction_block": ("instruction",),
+    "instruction_block": ("instruction", "rule"),
     "assistant_must": ("must", "should", "shall", "required to", "need to", "needs to"),
     "override_multilingual": (
         "ignor",
@@ -332,6 +350,11 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "zonder",
     ),
     "never_says_no": (
+        "ignores",
+        "disregards",
+        "breaks",
+        "bypasses",
+        "abandoned",
         "never",
         "doesn",
         "does not",
@@ -440,7 +463,8 @@ RULES: tuple[Rule, ...] = (
        r"(?:question|request|message|input|content|text)s?)?"),
     _r("ignore_what_told", "direct_injection", 0.85,
        r"\b(?:ignore|disregard|forget)\s+(?:what|whatever|anything)\s+(?:the\s+)?(?:system|"
-       r"developers?|admin|operator|they|you were|your (?:creators?|developers?|owners?))\b"),
+       r"developers?|admin|operator|they|you were|you'?ve been|you have been|"
+       r"your (?:creators?|developers?|owners?))\b"),
     _r("no_longer_follow", "direct_injection", 0.8,
        r"\byou (?:don'?t|do not|no longer|won'?t|will not|need not|needn'?t) (?:need to |have to )?"
        r"(?:follow|obey|adhere to|comply with|respect)\s+(?:\w+\s+){0,2}?(?:polic(?:y|ies)|rules|"
@@ -457,7 +481,8 @@ RULES: tuple[Rule, ...] = (
        r"private keys?|internal documents|confidential (?:data|information))\b"),
     _r("your_system_prompt", "system_prompt_extraction", 0.75,
        r"\byour (?:system prompt|system message|hidden prompt|initial prompt|pre-?prompt|"
-       r"meta ?prompt|system instructions|hidden instructions|secret instructions)\b"),
+       r"meta ?prompt|system instructions|hidden instructions|secret instructions)\b"
+       r"|\b(?:hidden|secret|confidential) system (?:prompt|instructions|message)\b"),
     _r("what_developer_said", "system_prompt_extraction", 0.85,
        r"\bwhat (?:the )?(?:system|developers?|operators?|admins?|creators?) (?:told|said to|"
        r"instructed|asked|wrote to) you\b"),
@@ -630,7 +655,8 @@ RULES: tuple[Rule, ...] = (
     _r("markdown_exfil", "indirect_injection", 0.75,
        r"!\[[^\]]{0,80}\]\(https?://[^)\s]{0,200}[?&][\w-]+=(?:\{|\[|\$|%7B|<)"),
     _r("instruction_block", "indirect_injection", 0.55,
-       r"\b(?:new|updated|revised|real|actual|true|hidden|secret) (?:system )?instructions?"
+       r"\b(?:new|updated|revised) rules?\s*:\s*(?:you|there|the|ignore|forget|from)\b"
+       r"|\b(?:new|updated|revised|real|actual|true|hidden|secret) (?:system )?instructions?"
        r"(?:\s+(?:are|is|follow))?\s*[:\-]"),
     _r("assistant_must", "indirect_injection", 0.6,
        rf"\b(?:the )?{_AI}s?\b(?:\s+\w+){{0,4}}?\s+(?:must|should|shall|is required to|needs? to|"
@@ -644,19 +670,42 @@ RULES: tuple[Rule, ...] = (
        r"dimentica|esque[cç]a|esquece|negeer|vergeet)\s+(?:\w+\s+){0,3}?(?:anweisungen|"
        r"regeln|richtlinien|vorgaben|befehle|einschränkungen|instructions?|consignes|règles|"
        r"instrucciones|reglas|indicaciones|istruzioni|regole|instruções|instrucoes|regras|"
-       r"instructies|regels|alles|tout ce qu|todo lo)"),
+       r"instructies|regels|alles|tout ce qu|todo lo)"
+       r"|\b(?:alle|deine|ihre|die|sämtliche)\s+(?:\w+\s+)?(?:regeln|anweisungen|richtlinien|"
+       r"vorgaben|einschränkungen)\s+(?:vergisst|vergessen|ignorierst|ignorieren|missachtest)\b"),
     _r("persona_without_rules", "direct_injection", 0.8,
        r"\b(?:ai|a\.i\.|ki|ia|bot|chatbot|assistant|assistente|asistente|model|modell|version|"
        r"character|persona|entity|twin|personality|accomplice|servant|hacker)\b[^.!?\n]{0,40}?"
        r"\b(?:with|without|has|have|having|that has|who has|ohne|sans|sin|senza|sem|zonder)\s+"
-       r"(?:no |any |keine |aucune |ningun[ao] )?(?:rules|restrictions|limits|limitations|"
-       r"filters?|guidelines|ethics|morals?|moral (?:limits|guidelines|boundaries)|"
+       r"(?:no |any |keine |keinerlei |aucune? |ningun[ao]? |ningún |nessun[ao]? |nenhum[a]? )?"
+       r"(?:rules|restrictions|limits|limitations|filters?|filtros?|filtres?|filtri|laws|"
+       r"guidelines|ethics|morals?|moral (?:limits|guidelines|boundaries)|"
        r"ethical (?:limits|guidelines|boundaries)|content polic\w+|safety training|censorship|"
        r"regeln|einschränkungen|grenzen|moral|règles|limites|reglas|restricciones|límites|"
        r"regole|restrizioni|limiti|regras|restrições|regels)\b"
        r"(?! compass| of (?:grammar|the game))"),
+    _r("imagine_no_rules", "direct_injection", 0.75,
+       r"\b(?:stell dir vor|imagine|imagina|imagine[sz]?|pretend|tu so|fais comme si|finge|"
+       r"immagina)\b[^.!?\n]{0,50}?\b(?:no|without|keine|ohne|sin|sans|senza|sem|zonder)\s+"
+       r"(?:any\s+)?(?:rules|regeln|reglas|règles|regole|regras|regels|laws|gesetze|limits|"
+       r"restrictions|filters|guidelines)\b"
+       r"|\b(?:böse|bösartige|evil|malicious|malvada|maléfique|malvagia|malvado|rogue)\s+"
+       r"(?:ki|ia|ai|a\.i\.|assistant|assistent(?:in)?|asistente|chatbot|bot)\b"),
+    _r("fiction_harm_detail", "direct_injection", 0.75,
+       r"(?s)^(?=.{0,600}?\b(?:actors?|film|movie|screenplay|script|scene|play|story|"
+       r"role-?play|roles?|character|fiction(?:al)?|novel)\b)"
+       r"(?=.{0,600}?\b(?:how to|step by step|every step|in detail|detailed|exactly how|"
+       r"real details|all the details|explains?|teach(?:es)?|instructions for)\b)"
+       r"(?=.{0,600}?\b(?:drugs?|meth|cocaine|explosives?|bombs?|weapons?|guns?|hack(?:s|ing)?|"
+       r"break(?:s|ing)? into|steal(?:s|ing)?|rob(?:s|bing|bery)?|heist|safe-?cracker|"
+       r"poison(?:ing|s)?|launder(?:ing)?|counterfeit|malware|ransomware|lock-?pick(?:ing)?|"
+       r"napalm|thermite|nerve agent)\b)(?=.{0,600}?\b(?:never|without|don'?t|do not|stay|"
+       r"stays|staying|remain|in character|real|exactly|detail)\b).{1,40}"),
     _r("never_says_no", "direct_injection", 0.75,
        r"\b(?:never|doesn'?t|does not|won'?t|will not) (?:says? no|refuses?|turns? down)\b"
+       r"|\b(?:who|that|which)\s+(?:ignores|disregards|breaks|bypasses|has abandoned)\s+"
+       r"(?:all|every|any|its|their)\s+(?:\w+\s+)?(?:rules?|guidelines?|restrictions|filters|"
+       r"polic(?:y|ies)|laws)\b"
        r"|\bno (?:more )?(?:refusals|disclaimers)\b|\b(?:safety|ethical|moral) (?:training|"
        r"guidelines) (?:whatsoever|at all)\b"),
     _r("rules_off", "direct_injection", 0.8,
