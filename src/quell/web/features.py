@@ -326,6 +326,12 @@ def metrics(session: Session, days: int, by: str = "severity") -> dict[str, Any]
         times = response_times(session, buckets)
         incidents = incidents_per_bucket(session, buckets)
         volume = signals_per_bucket(session, buckets)
+    longest = max((v for vs in times.values() for v in vs if v is not None), default=0.0)
+    unit = "hours" if longest > 600 else "minutes"  # 13,000 minutes reads better as 217 hours
+    if unit == "hours":
+        times = {
+            k: [None if v is None else round(v / 60, 1) for v in vs] for k, vs in times.items()
+        }
     response_chart = svg.line_chart(
         "Time to acknowledge and to resolve (mean per day of detection)",
         labels,
@@ -333,7 +339,7 @@ def metrics(session: Session, days: int, by: str = "severity") -> dict[str, Any]
             svg.Series("acknowledge", times["acknowledge"], "s1"),
             svg.Series("resolve", times["resolve"], "s2"),
         ],
-        "minutes",
+        unit,
         "chart-times",
     )
     series = [svg.Series("incidents", incidents, "s2")]
@@ -372,6 +378,7 @@ def metrics(session: Session, days: int, by: str = "severity") -> dict[str, Any]
         "table": table,
         "groups": groups,
         "by": by,
+        "unit": unit,
     }
 
 

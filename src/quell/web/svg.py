@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-NODE_W, NODE_H, COL_GAP, ROW_GAP, PAD = 190, 54, 90, 26, 24
+NODE_W, NODE_H, COL_GAP, ROW_GAP, PAD = 230, 54, 80, 26, 24
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,8 @@ def _chart(
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for s in series for v in s.values if v is not None]
     top_value = _nice_max(max(values, default=0.0))
+    if all(float(v).is_integer() for v in values):
+        top_value = max(top_value, 4.0)  # whole counts get whole-number gridlines
     n = max(len(labels), 1)
     slot = plot_w / n
 
@@ -158,7 +160,6 @@ def _chart(
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-labelledby="{chart_id}-t" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-t">{escape(title)}</title>',
-        f'<text x="{left}" y="18" class="chart-title">{escape(title)}</text>',
     ]
     for i in range(5):
         tick = top_value * i / 4
@@ -216,10 +217,10 @@ def _chart(
                 points = run.split()
                 if len(points) > 1:
                     parts.append(f'<polyline points="{" ".join(points)}" class="line {s.css}"/>')
-        lx = left + 150 * k
+        lx = left + 110 * k
         parts.append(
-            f'<rect x="{lx + 200}" y="9" width="12" height="12" class="{s.css}"/>'
-            f'<text x="{lx + 216}" y="19" class="tick">{escape(s.name)}</text>'
+            f'<rect x="{lx}" y="9" width="12" height="12" class="{s.css}"/>'
+            f'<text x="{lx + 16}" y="19" class="tick">{escape(s.name)}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))
