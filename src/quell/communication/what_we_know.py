@@ -398,7 +398,10 @@ def draft_update(
             drafted_by = f"model:{config.drafter.model}"
         except DrafterError as exc:
             warning = f"the drafting endpoint failed ({exc}); this is the template draft"
-    next_at = iso(facts.next_update_at)
+    # Publishing now would promise one cadence from now, whatever was due before.
+    minutes = cadence.cadence_minutes(session, incident.severity)
+    open_now = incident.status in OPEN_STATUSES
+    next_at = iso(utcnow() + timedelta(minutes=minutes)) if minutes and open_now else None
     return {
         "incident_id": incident.id,
         "audience": audience,

@@ -30,6 +30,30 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _duration(seconds: float) -> str:
+    """Seconds as the two largest units: 3d 4h, 2h 5m, 4m 10s."""
+    total = round(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{n}{unit}" for n, unit in parts if n][:2]
+    return " ".join(shown) or "0s"
+
+
+def _field(item: tuple[str, Any]) -> str:
+    """One `key: value` line of a section, with durations and times made readable."""
+    key, value = item
+    label = key.replace("_", " ")
+    if key.endswith("_s"):
+        label = label[:-2]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return f"{label}: {_duration(float(value))}"
+    if key.endswith("_at") and isinstance(value, str) and len(value) >= 16:
+        return f"{label}: {value[:16].replace('T', ' ')} UTC"
+    return f"{label}: {_fmt(value)}"
+
+
 def _md(value: Any) -> str:
     """Keep a table cell on one line and its pipes literal."""
     return str(value or "").replace("|", "\\|").replace("\n", " ")
@@ -44,6 +68,7 @@ def _environment(autoescape: bool) -> Environment:
     )
     env.filters["fmt"] = _fmt
     env.filters["md"] = _md
+    env.filters["field"] = _field
     return env
 
 
