@@ -37,6 +37,10 @@ def _minutes(seconds: float | None) -> str:
 
 def register(main: click.Group) -> None:
     """Add the response commands to the `quell` group."""
+    # Any quell process started from the CLI (`quell worker` included) must know the update
+    # reminder jobs, or the scheduler would find no handler for them.
+    import quell.communication.cadence  # noqa: F401
+
     main.add_command(triage)
     main.add_command(checklist)
     main.add_command(update)
