@@ -16,18 +16,80 @@ and its neighbours, never on how many signals were stored before.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from quell.detection.classify import EvidenceScores, classify, decide
+from quell.detection.classify import UNCLASSIFIED, EvidenceScores, classify, decide
 from quell.detection.rules import CorrelationRules
 from quell.detection.severity import CRITICALITY_ORDER, HINT_ORDER, Impact
 from quell.ingest.signal import Signal
 
 GroupStatus = Literal["held", "open", "resolved"]
 NOT_CORRELATED_KINDS = frozenset({"change"})  # change events feed the triage pack, not incidents
+
+# Kind families, for coherence: which signals plausibly share a cause. Unknown kinds are
+# service symptoms (an alert from a monitoring tool is usually about availability or speed).
+KIND_FAMILY: dict[str, str] = {
+    "latency": "service",
+    "error_rate": "service",
+    "task_completion": "service",
+    "alert": "service",
+    "drift": "model",
+    "output_pattern": "model",
+    "hallucination": "model",
+    "agent_action": "agent",
+    "prompt_injection": "security",
+    "jailbreak": "security",
+    "canary": "security",
+    "pii": "security",
+    "secrets": "security",
+    "toxicity": "security",
+    "cost": "business",
+    "user_report": "business",
+}
+# Families whose signals may be one incident: a failing model shows up as errors and slow
+# answers downstream and as an agent acting on bad inputs; an attack shows up in detector
+# findings and in what an agent does. Business signals (spend, complaints) join only their own
+# alert type or a matching archetype: on their own they explain nothing.
+FAMILY_AFFINITY: dict[str, frozenset[str]] = {
+    "service": frozenset({"service", "model", "agent"}),
+    "model": frozenset({"service", "model", "agent"}),
+    "agent": frozenset({"service", "model", "agent", "security"}),
+    "security": frozenset({"security", "agent"}),
+    "business": frozenset(),
+}
+# Archetypes that are often one attack seen from two sides (an injection that leaks data or
+# steers an agent, a jailbreak that makes a model abusive): they may share a candidate.
+RELATED_ARCHETYPES: frozenset[frozenset[str]] = frozenset(
+    frozenset(pair)
+    for pair in (
+        ("prompt_injection", "data_exfiltration"),
+        ("prompt_injection", "agentic_misalignment"),
+        ("prompt_injection", "model_manipulation"),
+        ("model_manipulation", "toxicity_abuse"),
+        ("model_manipulation", "data_exfiltration"),
+    )
+)
+
+
+def family(kind: str) -> str:
+    return KIND_FAMILY.get(kind, "service")
+
+
+def archetypes_agree(a: str, b: str) -> bool:
+    """Equal, related, or one of them unclassified (a symptom that names no cause)."""
+    return UNCLASSIFIED in (a, b) or a == b or frozenset((a, b)) in RELATED_ARCHETYPES
+
+
+def signal_weight(signal: Signal, rules: CorrelationRules) -> float:
+    """How much one alert counts towards min_signals: hint weight times kind weight."""
+    hint = rules.hint_weights.get(signal.severity_hint or "warning", 1.0)  # type: ignore[call-overload]
+    kind = rules.kind_weights.get(signal.kind, 1.0)
+    if signal.archetype_hint:
+        kind = max(kind, 1.0)  # a detector that names an archetype is not a weak signal
+    return hint * kind
 
 
 def _age(now: datetime, then: datetime) -> float:
@@ -128,6 +190,12 @@ class Group:
     archetype: str = "unclassified"
     confidence: float = 0.0
     kinds: set[str] = field(default_factory=set)
+    streams: set[tuple[str, str]] = field(default_factory=set)  # (system, kind) seen
+    families: set[str] = field(default_factory=set)
+    # Paging evidence: each alert identity (fingerprint) counts once, with its highest weight,
+    # and only while it is firing, so repeats and flapping do not add up.
+    weights: dict[str, float] = field(default_factory=dict)
+    firing: set[str] = field(default_factory=set)
     hint: str | None = None
     paging: bool = False
     metrics_max: dict[str, float] = field(default_factory=dict)
@@ -145,9 +213,24 @@ class Group:
     def accepts_at(self, now: datetime, rules: CorrelationRules) -> bool:
         return _age(now, self.last_at) <= rules.window and _age(now, self.first_at) <= rules.max_age
 
-    def add(self, signal: Signal, alert_id: int, *, new_alert: bool, classify_it: bool) -> None:
+    def evidence_weight(self) -> float:
+        """The paging evidence now: weights of the distinct alerts still firing."""
+        return sum(self.weights.get(fp, 0.0) for fp in self.firing)
+
+    def add(
+        self,
+        signal: Signal,
+        alert_id: int,
+        *,
+        new_alert: bool,
+        classify_it: bool,
+        weight: float = 1.0,
+    ) -> None:
         """Fold one firing signal into the group's counts, metrics and evidence."""
         at = signal.received_at
+        fp = signal.fingerprint
+        self.weights[fp] = max(self.weights.get(fp, 0.0), weight)
+        self.firing.add(fp)
         self.last_at = max(self.last_at, at)
         self.detected_at = min(self.detected_at, signal.occurred_at)
         self.signal_count += 1
@@ -157,6 +240,9 @@ class Group:
         if classify_it:
             self.evidence.add(signal)
         self.kinds.add(signal.kind)
+        self.families.add(family(signal.kind))
+        if signal.system:
+            self.streams.add((signal.system, signal.kind))
         hint = signal.severity_hint
         if hint and (self.hint is None or HINT_ORDER.index(hint) > HINT_ORDER.index(self.hint)):
             self.hint = hint
@@ -200,6 +286,9 @@ class Group:
             "alert_count": self.alert_count,
             "evidence": self.evidence.to_dict(),
             "kinds": sorted(self.kinds),
+            "streams": sorted([s, k] for s, k in self.streams),
+            "weights": self.weights,
+            "firing": sorted(self.firing),
             "hint": self.hint,
             "metrics_max": self.metrics_max,
             "metrics_min": self.metrics_min,
@@ -262,8 +351,25 @@ class Matcher:
         if any(group.key.get(k) != v for k, v in signal_key.items()):
             return False
         if "archetype" in self.rules.group_by:
-            return "unclassified" in (archetype, group.archetype) or archetype == group.archetype
+            return archetypes_agree(archetype, group.archetype)
         return True
+
+    def coherent(self, signal: Signal, archetype: str, group: Group, lean: str = "") -> bool:
+        """Whether a signal plausibly shares the candidate's cause (not just its neighbourhood).
+
+        The same alert type on the same system, both sides classified into related
+        archetypes, or kinds of families that fail together (see FAMILY_AFFINITY).
+        """
+        if not self.rules.require_coherence or not group.streams:
+            return True
+        if (signal.system or "", signal.kind) in group.streams:
+            return True
+        if archetype != UNCLASSIFIED and group.archetype != UNCLASSIFIED:
+            return archetypes_agree(archetype, group.archetype)
+        # Weak evidence (a user report saying "wrong answer") still points somewhere.
+        if lean and group.archetype != UNCLASSIFIED and archetypes_agree(lean, group.archetype):
+            return True
+        return bool(FAMILY_AFFINITY[family(signal.kind)] & group.families)
 
     def neighbourhood(self, system: str) -> set[str]:
         if "system" not in self.rules.group_by:
@@ -273,7 +379,12 @@ class Matcher:
         return {system}
 
     def match(
-        self, signal: Signal, archetype: str, candidates: Iterable[Group], now: datetime
+        self,
+        signal: Signal,
+        archetype: str,
+        candidates: Iterable[Group],
+        now: datetime,
+        lean: str = "",
     ) -> tuple[Group, str] | None:
         system = signal.system or ""
         signal_key = self.keys_of(signal)
@@ -282,6 +393,8 @@ class Matcher:
             if group.status == "resolved" or not group.accepts_at(now, self.rules):
                 continue
             if not self.compatible(group, signal_key, archetype):
+                continue
+            if not self.coherent(signal, archetype, group, lean):
                 continue
             rank = (
                 0 if system in group.systems or "system" not in self.rules.group_by else 1,
@@ -339,6 +452,8 @@ class Recurrence:
                 group, signal_key, archetype
             ):
                 continue
+            if not self.matcher.coherent(signal, archetype, group):
+                continue
             if group.status == "resolved" and group.resolved_at is not None:
                 since = _age(now, group.resolved_at)
                 if since <= self.rules.reopen_within and not group.closed:
@@ -374,10 +489,18 @@ class Recurrence:
 
 
 class PagingGate:
-    """Stage 5: when a held candidate becomes an incident (Alertmanager's group_wait)."""
+    """Stage 5: when a held candidate becomes an incident (Alertmanager's group_wait).
 
-    def __init__(self, rules: CorrelationRules) -> None:
+    After `group_wait`, a candidate opens when its firing alerts weigh `min_signals` (each
+    alert once, weighted by hint and kind), or when its metrics breach a severity rule at
+    `page_on_breach` or worse. A `page_immediately` hint opens it at once.
+    """
+
+    def __init__(
+        self, rules: CorrelationRules, breach: Callable[[Group], str | None] | None = None
+    ) -> None:
         self.rules = rules
+        self.breach = breach
 
     def due(self, group: Group, now: datetime) -> str | None:
         """The reason to open `group` now, or None to keep holding it."""
@@ -386,12 +509,28 @@ class PagingGate:
         if group.paging:
             return f"a {group.hint} signal pages at once (page_immediately)"
         waited = _age(now, group.first_at)
-        if waited >= self.rules.group_wait and group.signal_count >= self.rules.min_signals:
+        if waited < self.rules.group_wait or not group.firing:
+            return None
+        weight = group.evidence_weight()
+        if weight >= self.rules.min_signals:
             return (
-                f"{group.signal_count} signals after waiting {human(waited)} "
-                f"(group_wait {human(self.rules.group_wait)}, min_signals {self.rules.min_signals})"
+                f"{len(group.firing)} firing alert(s) weighing {weight:g} after waiting "
+                f"{human(waited)} (group_wait {human(self.rules.group_wait)}, "
+                f"min_signals {self.rules.min_signals:g})"
             )
+        breached = self.breach(group) if self.breach is not None else None
+        if breached:
+            return f"{breached} after waiting {human(waited)}"
         return None
+
+    def due_at(self, group: Group) -> datetime | None:
+        """When the serve loop's next whole-second flush would open `group`, if nothing else
+        arrives; None when it would not (too light) or it is past its wait already."""
+        if group.status != "held":
+            return None
+        end = group.first_at + timedelta(seconds=self.rules.group_wait)
+        tick = end.replace(microsecond=0) + timedelta(seconds=0 if end.microsecond == 0 else 1)
+        return tick if self.due(group, tick) else None
 
     def expired(self, group: Group, now: datetime) -> bool:
         """A held candidate that never reached min_signals within the window is dropped."""
@@ -418,13 +557,18 @@ class CorrelationIndex:
         self._next = 1
         self.configure(rules, graph or DependencyGraph())
 
-    def configure(self, rules: CorrelationRules, graph: DependencyGraph) -> None:
+    def configure(
+        self,
+        rules: CorrelationRules,
+        graph: DependencyGraph,
+        breach: Callable[[Group], str | None] | None = None,
+    ) -> None:
         self.rules = rules
         self.graph = graph
         self.admission = Admission()
         self.matcher = Matcher(rules, graph)
         self.recurrence = Recurrence(rules, self.matcher)
-        self.gate = PagingGate(rules)
+        self.gate = PagingGate(rules, breach)
 
     # -- bookkeeping
 
@@ -479,12 +623,17 @@ class CorrelationIndex:
         early = self.admission.admit(signal, alert_group, new_alert)
         if early is not None:
             if early.action == "duplicate" and early.group is not None:
-                early.group.add(signal, alert_id, new_alert=False, classify_it=False)
+                weight = signal_weight(signal, self.rules)
+                early.group.add(signal, alert_id, new_alert=False, classify_it=False, weight=weight)
+            elif early.action == "resolved_alert" and early.group is not None:
+                early.group.firing.discard(signal.fingerprint)
             return early
         system = signal.system or ""
-        own = classify([signal], self.rules.classify_threshold).archetype
+        verdict = classify([signal], self.rules.classify_threshold)
+        own = verdict.archetype
+        lean = max(verdict.scores, key=verdict.scores.__getitem__) if verdict.scores else ""
         candidates = self.candidates(system)
-        matched = self.matcher.match(signal, own, candidates, now)
+        matched = self.matcher.match(signal, own, candidates, now, lean)
         if matched is not None:
             group, reason = matched
             self._attach(group, signal, alert_id, new_alert, reason)
@@ -498,7 +647,7 @@ class CorrelationIndex:
             self._attach(group, signal, alert_id, new_alert, reason)
             return Decision("reopened", reason, group)
         group = self.new_group(signal, self.matcher.keys_of(signal))
-        reason = f"new candidate for {system}: no live candidate of {system} or its dependencies"
+        reason = self._why_new(signal, own, candidates, now)
         if recurrence is not None:
             group.previous_incident = recurrence[1].incident_id
             group.previous_reason = recurrence[2]
@@ -506,10 +655,30 @@ class CorrelationIndex:
         self._attach(group, signal, alert_id, new_alert, reason)
         return Decision("held", reason, group)
 
+    def _why_new(
+        self, signal: Signal, archetype: str, candidates: list[Group], now: datetime
+    ) -> str:
+        system = signal.system or ""
+        live = [
+            g
+            for g in candidates
+            if g.status != "resolved"
+            and g.accepts_at(now, self.rules)
+            and self.matcher.compatible(g, self.matcher.keys_of(signal), archetype)
+        ]
+        if not live:
+            return f"new candidate for {system}: no live candidate of {system} or its dependencies"
+        kinds = sorted({k for g in live for k in g.kinds})
+        return (
+            f"new candidate for {system}: {signal.kind} is unrelated to the live "
+            f"candidate(s) nearby ({', '.join(kinds)})"
+        )
+
     def _attach(
         self, group: Group, signal: Signal, alert_id: int, new_alert: bool, reason: str
     ) -> None:
-        group.add(signal, alert_id, new_alert=new_alert, classify_it=True)
+        weight = signal_weight(signal, self.rules)
+        group.add(signal, alert_id, new_alert=new_alert, classify_it=True, weight=weight)
         if signal.severity_hint in self.rules.page_immediately:
             group.paging = True
         for system in group.systems:
@@ -522,6 +691,11 @@ class CorrelationIndex:
             group.archetype, group.confidence = verdict.archetype, verdict.confidence
         elif group.archetype == "unclassified":
             group.confidence = verdict.confidence
+
+    def next_due(self) -> datetime | None:
+        """The earliest whole second a flush would open a held candidate, if one will."""
+        times = [t for g in self.groups.values() if (t := self.gate.due_at(g)) is not None]
+        return min(times) if times else None
 
     def due(self, now: datetime) -> list[tuple[Group, str]]:
         """Held candidates to open now; drops the ones that expired and forgets stale groups."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -32,11 +32,12 @@ from quell.detection.correlation import (
     DependencyGraph,
     Group,
     SystemInfo,
+    family,
     held_since,
 )
 from quell.detection.correlation_models import CorrelationGroup, IncidentLink
 from quell.detection.rules import CorrelationRules, SeverityPolicies, load_rules, rules_version
-from quell.detection.severity import SeverityDecision, evaluate
+from quell.detection.severity import SeverityDecision, evaluate, metric_breach
 from quell.errors import Conflict
 from quell.incidents import lifecycle
 from quell.incidents import service as incidents
@@ -140,7 +141,7 @@ class Correlator:
             self._version, self.policies = version, policies
         graph, infos = _inventory(session)
         self.index.systems = infos
-        self.index.configure(rules or self.index.rules, graph)
+        self.index.configure(rules or self.index.rules, graph, self._breach_check(self.index))
 
     def rebuild(
         self, session: Session, now: datetime, skip_signals: frozenset[int] = frozenset()
@@ -154,6 +155,7 @@ class Correlator:
         rules, self.policies = load_rules(session)
         graph, infos = _inventory(session)
         index = CorrelationIndex(rules, graph, infos)
+        index.configure(rules, graph, self._breach_check(index))
         since = now - timedelta(seconds=rules.link_within)
         rows = session.execute(
             select(Incident, CorrelationGroup)
@@ -384,6 +386,22 @@ class Correlator:
         )
         group.applied_severity = decision.severity
 
+    def _breach_check(self, index: CorrelationIndex) -> Callable[[Group], str | None]:
+        """The paging gate's question: do this candidate's metrics breach a severity rule?"""
+
+        def check(group: Group) -> str | None:
+            worst = index.rules.page_on_breach
+            if worst is None:
+                return None
+            found = metric_breach(
+                self.policies.effective_rules(), group.impact(index.systems), worst
+            )
+            if found is None:
+                return None
+            return f"rule {found.rule} breached ({' or '.join(found.conditions)}): {found.severity}"
+
+        return check
+
     def _severity(self, index: CorrelationIndex, group: Group) -> SeverityDecision:
         return evaluate(
             self.policies.effective_rules(), group.impact(index.systems), self.policies.default
@@ -493,6 +511,15 @@ def _restore_group(index: CorrelationIndex, incident: Incident, stored: Correlat
     group.archetype = incident.archetype
     group.confidence = incident.archetype_confidence or 0.0
     group.kinds = set(state.get("kinds", []))
+    group.families = {family(k) for k in group.kinds}
+    streams = state.get("streams")
+    group.streams = (
+        {(str(s), str(k)) for s, k in streams}
+        if isinstance(streams, list)
+        else {(s, k) for s in group.systems for k in group.kinds}  # state from before streams
+    )
+    group.weights = {str(k): float(v) for k, v in dict(state.get("weights", {})).items()}
+    group.firing = set(state.get("firing", []))
     group.hint = state.get("hint")
     group.metrics_max = dict(state.get("metrics_max", {}))
     group.metrics_min = dict(state.get("metrics_min", {}))

@@ -2,7 +2,9 @@
 
 `generate(seed)` writes a day-part of signals from a small estate of AI systems with
 dependencies: alert storms, cascades across dependencies (in either order), flapping alerts,
-attacks seen by detectors, and unrelated noise. Each signal carries `truth`: the id of the
+attacks seen by detectors, lone leaks, misinformation with user reports, monitoring alerts that
+resolve when the incident is over, and unrelated noise (some of it lookalikes of the
+incidents). Each signal carries `truth`: the id of the
 incident it belongs to, or `noise`.
 
 `evaluate(lines)` replays them through the real write path (intake's `store_envelopes` into a
@@ -51,6 +53,8 @@ class _Script:
     rng: random.Random
     lines: list[dict[str, Any]] = field(default_factory=list)
     incidents: int = 0
+    # Alerts each true incident left firing: identity -> (last firing time, the signal fields).
+    firing: dict[str, dict[str, tuple[datetime, dict[str, Any]]]] = field(default_factory=dict)
 
     def new_incident(self) -> str:
         self.incidents += 1
@@ -62,6 +66,29 @@ class _Script:
         self.lines.append(
             {"received_at": (at + delay).isoformat(), "truth": truth, "signal": signal}
         )
+        identity = orjson.dumps(
+            [signal.get("source"), signal["system"], signal["kind"], signal.get("labels")],
+            option=orjson.OPT_SORT_KEYS,
+        ).decode()
+        alerts = self.firing.setdefault(truth, {})
+        if signal.get("status") == "resolved":
+            alerts.pop(identity, None)
+        else:
+            alerts[identity] = (at, signal)
+
+    def resolve(self, truth: str, after: tuple[float, float]) -> None:
+        """Send the resolves a monitoring tool sends once the problem is fixed."""
+        for last, signal in list(self.firing.get(truth, {}).values()):
+            at = last + timedelta(seconds=self.rng.uniform(*after))
+            fields = {k: signal[k] for k in ("source", "system", "kind", "labels") if k in signal}
+            self.emit(
+                at, truth, **fields, status="resolved", summary=f"resolved: {signal['summary']}"
+            )
+
+
+def _session(s: _Script) -> str:
+    """A random id: detector findings and tickets are events, each its own alert."""
+    return f"s{s.rng.randrange(10**8)}"
 
 
 def _storm(s: _Script, start: datetime) -> None:
@@ -77,6 +104,7 @@ def _storm(s: _Script, start: datetime) -> None:
         s.emit(at, truth, system=system, kind=kind, severity=s.rng.choice(["warning", "high"]),
                summary=f"{kind.replace('_', ' ')} high on {system}", metrics=metrics,
                labels={"pod": f"{system}-{pod}", "alertname": f"{kind}_high"})  # fmt: skip
+    s.resolve(truth, after=(300, 1500))
 
 
 def _cascade(s: _Script, start: datetime, *, reverse: bool) -> None:
@@ -104,6 +132,7 @@ def _cascade(s: _Script, start: datetime, *, reverse: bool) -> None:
             s.emit(at, truth, system=system, kind=kind, summary=text.format(v=value),
                    severity=s.rng.choice(["warning", "high"]), metrics=metrics,
                    labels={"alertname": f"{kind}_{system}", "check": str(j % 2)})  # fmt: skip
+    s.resolve(truth, after=(600, 2400))
 
 
 def _flapping(s: _Script, start: datetime) -> None:
@@ -134,35 +163,97 @@ def _attack(s: _Script, start: datetime) -> None:
                archetype="prompt_injection", severity=s.rng.choice(["high", "warning"]),
                summary="prompt_injection: direct injection (score 0.9)",
                labels={"detector": "prompt_injection", "category": "direct_injection",
-                       "session": f"s{s.rng.randrange(1000)}"})  # fmt: skip
+                       "session": _session(s)})  # fmt: skip
         if leak and i >= 2:
             s.emit(at + timedelta(seconds=3), truth, source="detector", system="support-chat",
                    kind="pii", archetype="data_exfiltration", severity="critical",
                    summary="pii: email address in output (score 0.95)",
-                   labels={"detector": "pii", "category": "email", "n": str(i)})  # fmt: skip
+                   labels={"detector": "pii", "category": "email",
+                           "session": _session(s)})  # fmt: skip
+    # Detector findings are events, not states: nothing resolves them.
+
+
+def _lone_leak(s: _Script, start: datetime) -> None:
+    """One finding that is an incident on its own: a planted canary or a card number leaked."""
+    truth = s.new_incident()
+    system = s.rng.choice(["support-chat", "search-summary", "voice-agent"])
+    if s.rng.random() < 0.5:
+        s.emit(start, truth, source="detector", system=system, kind="canary",
+               severity=s.rng.choice(["high", "critical"]),
+               summary="canary: system prompt canary token in output",
+               labels={"detector": "canary", "category": "canary_leak",
+                       "session": _session(s)})  # fmt: skip
+    else:
+        s.emit(start, truth, source="detector", system=system, kind="pii",
+               archetype="data_exfiltration", severity="critical",
+               summary="pii: Luhn-valid card number of another customer in output (score 0.97)",
+               labels={"detector": "pii", "category": "credit_card",
+                       "session": _session(s)})  # fmt: skip
+
+
+def _misinformation(s: _Script, start: datetime) -> None:
+    """A bad prompt change: hallucination findings, then users complaining about wrong answers."""
+    truth = s.new_incident()
+    system = s.rng.choice(["support-chat", "search-summary"])
+    for i in range(s.rng.randint(2, 4)):
+        at = start + timedelta(seconds=i * s.rng.uniform(20, 90))
+        s.emit(at, truth, source="detector", system=system, kind="hallucination",
+               severity="warning", summary="hallucination: answer cites a policy not in sources",
+               labels={"detector": "hallucination", "session": _session(s)})  # fmt: skip
+    for _ in range(s.rng.randint(2, 6)):
+        at = start + timedelta(seconds=s.rng.uniform(30, 400))
+        s.emit(at, truth, system=system, kind="user_report", severity="warning",
+               summary="user report: incorrect policy quoted in the answer",
+               labels={"alertname": "user_report", "ticket": _session(s)})  # fmt: skip
+
+
+# Unrelated one-offs. Most are plainly different from the incidents above; the lookalikes have
+# the kinds and systems of real incidents but come alone (a blocked injection attempt, a drift
+# blip, a latency bump under the SLO, a weak PII match, one denied tool call).
+_NOISE: list[tuple[str, str, str, list[str] | None, str | None, dict[str, float]]] = [
+    # (kind, summary, severity hint, systems (None: any), archetype hint, metrics)
+    ("cost", "token spend 30% above forecast", "info", None, None, {}),
+    ("user_report", "user says the answer was unhelpful", "info", None, None, {}),
+    ("latency", "p90 latency briefly above 3s", "warning", None, None, {}),
+    ("output_pattern", "answer length shifted", "warning", None, None, {}),
+    ("error_rate", "5xx rate 1.2% for one minute", "warning", None, None, {}),
+    ("prompt_injection", "prompt_injection: direct injection (score 0.7)", "warning",
+     ["support-chat", "search-summary"], "prompt_injection", {}),
+    ("drift", "drift: PSI 0.21 on one feature", "warning", ["embeddings", "fraud-scorer"],
+     None, {}),
+    ("latency", "voice agent p90 latency 5.1s", "high", ["voice-agent"], None,
+     {"p90_latency_s": 5.1}),
+    ("pii", "pii: phone-like number in output (score 0.55)", "warning",
+     ["support-chat", "search-summary"], "data_exfiltration", {}),
+    ("agent_action", "refund tool call denied by guard (1 in 5m)", "warning",
+     ["refunds-agent"], None, {}),
+]  # fmt: skip
 
 
 def _noise(s: _Script, start: datetime, end: datetime, count: int) -> None:
-    """Unrelated one-off alerts: a cost blip, a user report, a brief slowdown."""
-    choices = [
-        ("cost", "token spend 30% above forecast", "info"),
-        ("user_report", "user says the answer was unhelpful", "info"),
-        ("latency", "p90 latency briefly above 3s", "warning"),
-        ("output_pattern", "answer length shifted", "warning"),
-        ("error_rate", "5xx rate 1.2% for one minute", "warning"),
-    ]
+    """Unrelated one-off alerts: a cost blip, a user report, a brief slowdown, lookalikes."""
     span = (end - start).total_seconds()
     for i in range(count):
         at = start + timedelta(seconds=s.rng.uniform(0, span))
-        kind, text, severity = s.rng.choice(choices)
-        system = s.rng.choice([x["name"] for x in INVENTORY])
+        # Plain one-offs three times as often as each lookalike: about 30% lookalikes.
+        kind, text, severity, systems, archetype, metrics = s.rng.choices(
+            _NOISE, weights=[3 if n < 5 else 1 for n in range(len(_NOISE))]
+        )[0]
+        system = s.rng.choice(systems or [x["name"] for x in INVENTORY])
         fingerprint = f"noise-{i}"
-        s.emit(at, NOISE, system=system, kind=kind, summary=text, severity=severity,
-               fingerprint=fingerprint, labels={"alertname": kind})  # fmt: skip
+        fields: dict[str, Any] = {
+            "system": system, "kind": kind, "summary": text, "severity": severity,
+            "fingerprint": fingerprint, "labels": {"alertname": kind}, "metrics": metrics,
+        }  # fmt: skip
+        if archetype:
+            fields.update(source="detector", archetype=archetype)
+        s.emit(at, NOISE, **fields)
         if s.rng.random() < 0.15:  # some noise repeats once: a harder case for paging rules
-            s.emit(at + timedelta(seconds=s.rng.uniform(20, 90)), NOISE, system=system,
-                   kind=kind, summary=text, severity=severity, fingerprint=fingerprint,
-                   labels={"alertname": kind})  # fmt: skip
+            s.emit(at + timedelta(seconds=s.rng.uniform(20, 90)), NOISE, **fields)
+        if not archetype and s.rng.random() < 0.6:  # monitoring blips clear by themselves
+            s.emit(at + timedelta(seconds=s.rng.uniform(60, 900)), NOISE, system=system,
+                   kind=kind, summary=f"resolved: {text}", fingerprint=fingerprint,
+                   status="resolved", labels={"alertname": kind})  # fmt: skip
 
 
 def generate(seed: int, *, hours: float = 6.0) -> list[dict[str, Any]]:
@@ -176,6 +267,8 @@ def generate(seed: int, *, hours: float = 6.0) -> list[dict[str, Any]]:
         lambda s, t: _cascade(s, t, reverse=True),
         _flapping,
         _attack,
+        _lone_leak,
+        _misinformation,
     ]
     # Incidents start at least 45 minutes apart, so that each is one incident by any honest rule.
     at = BASE_TIME + timedelta(minutes=rng.uniform(5, 20))
@@ -326,17 +419,9 @@ def evaluate(
 
 
 def _next_due(index: Any) -> datetime | None:
-    rules = index.rules
-    times = [
-        g.first_at + timedelta(seconds=rules.group_wait)
-        for g in index.groups.values()
-        if g.status == "held" and g.signal_count >= rules.min_signals
-    ]
-    if not times:
-        return None
-    due: datetime = min(times)
     # Ticks fall on whole seconds, as the serve loop's do.
-    return due.replace(microsecond=0) + timedelta(seconds=1)
+    due: datetime | None = index.next_due()
+    return due
 
 
 def _alert_incidents(session: Any) -> dict[int, int | None]:

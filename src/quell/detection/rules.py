@@ -50,6 +50,26 @@ def _critical_only() -> list[SeverityHintName]:
     return ["critical"]
 
 
+# How much one firing alert counts towards `min_signals`, by its severity hint (no hint counts
+# as a warning) and, multiplied, by its kind. A warning alert of an ordinary kind counts 1.
+DEFAULT_HINT_WEIGHTS: dict[str, float] = {
+    "info": 0.25,
+    "warning": 1.0,
+    "high": 1.5,
+    "critical": 3.0,
+}
+DEFAULT_KIND_WEIGHTS: dict[str, float] = {
+    # Weak on their own: spend forecasts, single user complaints and output-shape shifts are
+    # mostly noise until something else corroborates them.
+    "cost": 0.5,
+    "user_report": 0.5,
+    "output_pattern": 0.5,
+    # A planted canary in an output cannot be a false positive; credentials rarely are.
+    "canary": 3.0,
+    "secrets": 2.0,
+}
+
+
 class CorrelationRules(Strict):
     """How signals become incident candidates (defaults in docs/correlation.md)."""
 
@@ -64,10 +84,25 @@ class CorrelationRules(Strict):
     max_age: Duration = 4 * 3600.0
     # A new candidate is held this long to gather related signals before it is opened (paged).
     group_wait: Duration = 30.0
-    # A held candidate is opened only once it has this many firing signals (repeats count).
-    min_signals: Annotated[int, Field(ge=1)] = 3
+    # A held candidate is opened only once its firing alerts weigh this much together: each
+    # distinct alert (fingerprint) counts once, however often it repeats or flaps, with the
+    # weight of its severity hint times the weight of its kind (a warning alert counts 1).
+    min_signals: Annotated[float, Field(gt=0)] = 3.0
+    hint_weights: dict[SeverityHintName, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: dict(DEFAULT_HINT_WEIGHTS)  # type: ignore[arg-type]
+    )
+    kind_weights: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: dict(DEFAULT_KIND_WEIGHTS)
+    )
+    # Only signals related to a candidate join it: the same alert type on the same system, a
+    # related archetype, or kinds that plausibly share a cause (see docs/correlation.md).
+    require_coherence: bool = True
     # Severity hints that open a candidate at once, without waiting or counting.
     page_immediately: list[SeverityHintName] = Field(default_factory=lambda: _critical_only())
+    # A candidate whose measured metrics breach a severity rule of this severity or worse
+    # (e.g. the voice agent's P90 latency above 7 s: SEV-2) opens after group_wait, whatever
+    # its weight; null turns this off.
+    page_on_breach: Literal["SEV-1", "SEV-2", "SEV-3", "SEV-4"] | None = "SEV-2"
     # A signal for a resolved incident reopens it when it resolved at most this long ago ...
     reopen_within: Duration = 1800.0
     # ... otherwise it opens a new incident, linked to the old one when it resolved within this.
@@ -84,6 +119,15 @@ class CorrelationRules(Strict):
                     f"unknown group_by key {key!r}; use system, archetype, kind or label:<name>"
                 )
         return value
+
+    @field_validator("hint_weights", "kind_weights")
+    @classmethod
+    def _over_defaults(cls, value: dict[str, float], info: Any) -> dict[str, float]:
+        # Weights given in quell.yaml override the defaults one by one; the rest stay.
+        defaults = (
+            DEFAULT_HINT_WEIGHTS if info.field_name == "hint_weights" else DEFAULT_KIND_WEIGHTS
+        )
+        return {**defaults, **value}
 
     @model_validator(mode="after")
     def _windows_consistent(self) -> CorrelationRules:

@@ -270,3 +270,31 @@ DEFAULT_RULES: list[SeverityRule] = [
     _rule("critical-alert", "SEV-2", all=("severity_hint == critical",)),
     _rule("important-system", "SEV-3", all=("criticality >= high",)),
 ]
+
+
+def _measures(rule: SeverityRule) -> bool:
+    """Whether a rule tests a measured metric (an SLO) rather than labels or classification."""
+    fields = (parse_condition(c).field for c in (*rule.all, *rule.any))
+    known = (*ORDERED_FIELDS, *SET_FIELDS, *TEXT_FIELDS, *NUMBER_FIELDS)
+    return any(f not in known for f in fields)
+
+
+def metric_breach(rules: list[SeverityRule], impact: Impact, worst: str) -> SeverityDecision | None:
+    """The most severe matching rule that tests a metric, when it is `worst` or more severe.
+
+    A breached SLO threshold (the playbook's voice agent above 7 s P90) is a page by the
+    policy's own words, however few alerts carried the measurement.
+    """
+    if not impact.metrics_max and not impact.metrics_min:
+        return None
+    best: SeverityRule | None = None
+    for rule in rules:
+        if severity_rank(rule.severity) > severity_rank(worst) or not _measures(rule):
+            continue
+        if rule_matches(rule, impact) and (
+            best is None or severity_rank(rule.severity) < severity_rank(best.severity)
+        ):
+            best = rule
+    if best is None:
+        return None
+    return SeverityDecision(best.severity, best.name, (*best.all, *best.any))
