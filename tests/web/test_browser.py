@@ -56,7 +56,7 @@ def test_new_incident_appears_live_then_is_acknowledged_assigned_and_resolved(
     assert page.locator(".incident-head .status").inner_text() == "acknowledged"
 
     page.get_by_label("Role", exact=True).select_option("incident_commander")
-    page.get_by_label("Person").fill("Ana Souza")
+    page.get_by_label("Person", exact=True).fill("Ana Souza")
     page.get_by_role("button", name="Assign").click()
     page.locator(".flash-ok").wait_for()
     roles = page.locator("#roles table").inner_text()

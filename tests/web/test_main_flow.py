@@ -107,7 +107,7 @@ def test_signal_to_postmortem(
     page.locator(".flash-ok").wait_for()
     assert page.locator(".incident-head .status").inner_text() == "acknowledged"
     page.get_by_label("Role", exact=True).select_option("incident_commander")
-    page.get_by_label("Person").fill("Dana Levi")
+    page.get_by_label("Person", exact=True).fill("Dana Levi")
     page.get_by_role("button", name="Assign").click()
     page.locator(".flash-ok").wait_for()
     assert "Incident commander\tDana Levi" in page.locator("#roles table").inner_text()

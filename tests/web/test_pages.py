@@ -271,3 +271,35 @@ def test_postmortem_export_and_static_files(web_client: TestClient, seeded: dict
     assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
     assert "Chatbot disclosed order history" in md.text
     assert web_client.get("/incidents/1/postmortem.pdf").status_code == 422
+
+
+def test_checklist_steps_and_clocks_change_through_their_forms(
+    web_client: TestClient, seeded: dict[str, Any], db: Engine
+) -> None:
+    pytest.importorskip("quell.remediation.playbooks", reason="playbook checklist not in build")
+    pytest.importorskip("quell.compliance.clocks", reason="regulatory clocks not in build")
+    login(web_client, "responder")
+    page = web_client.get("/incidents/2").text
+    csrf = csrf_of(page)
+    step = re.search(r'action="/incidents/2/checklist/([^"]+)"', page)
+    assert step, "the SEV-1 agentic incident has a playbook"
+    r = web_client.post(f"/incidents/2/checklist/{step.group(1)}", data={"csrf": csrf})
+    assert "Step ticked." in r.text and "responder" in r.text
+    assert re.search(r"1 of \d+ steps done", r.text)
+    r = web_client.post(
+        "/incidents/2/checklist/no-such-step", data={"csrf": csrf}, follow_redirects=True
+    )
+    assert "is not on incident 2" in html.unescape(r.text)
+
+    page = web_client.get("/incidents/1").text  # personal data exposed: GDPR's clock runs
+    clock = re.search(r'action="/incidents/1/clocks/([^/]+)/([^"]+)"', page)
+    assert clock, "the demo's data leak starts a regulatory clock"
+    url = f"/incidents/1/clocks/{clock.group(1)}/{clock.group(2)}"
+    before = events(db)
+    r = web_client.post(
+        url, data={"csrf": csrf, "what": "anchor", "at": "2099-01-01T00:00", "reason": "x"}
+    )
+    assert "lies in the future" in r.text and events(db) == before
+    r = web_client.post(url, data={"csrf": csrf, "what": "met", "reference": "DPA-2026-118"})
+    assert "Notification recorded as filed." in r.text and "Met " in r.text
+    assert events(db) == before + 1

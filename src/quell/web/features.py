@@ -396,3 +396,25 @@ def gates(session: Session, incident: Incident) -> Panel:
     if fn is None:
         return unavailable("decision gates (quell.remediation.gates)")
     return Panel(available=True, data=fn(session, incident))
+
+
+def checklist(session: Session, incident: Incident) -> Panel:
+    """The playbook checklist: steps for the archetype and system kinds, who ticked them."""
+    fn = _function("quell.remediation.playbooks", "checklist")
+    if fn is None:
+        return unavailable("the playbook checklist (quell.remediation.playbooks)")
+    return Panel(available=True, data=fn(session, incident))
+
+
+def escalation(session: Session, incident: Incident) -> Panel:
+    """Owning team, paging status and the suggested first responders; people to pick from."""
+    fn = _function("quell.escalation.service", "escalation_view")
+    if fn is None:
+        return unavailable("escalation and on-call (quell.escalation)")
+    view = fn(session, incident.id)
+    people: list[str] = [s["person"] for s in view.get("suggestions") or [] if s.get("person")]
+    for system in incident.systems:
+        team = system.owner_team
+        if team is not None:
+            people.extend(m.name for m in team.members)
+    return Panel(available=True, data=view, extra={"people": list(dict.fromkeys(people))})

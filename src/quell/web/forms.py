@@ -302,6 +302,75 @@ def answer_gate(
     return response
 
 
+@router.post("/incidents/{incident_id}/checklist/{step_id}")
+def mark_step(
+    request: Request,
+    incident_id: int,
+    step_id: str,
+    done: str = Form(default="yes"),
+    csrf: str = Form(default=""),
+    session: Session = Depends(get_session),
+    web: WebSession = Depends(signed_in),
+) -> Response:
+    """Tick or untick a playbook step."""
+    form_guard(request, web, csrf)
+    from quell.remediation import playbooks
+
+    ticked = done == "yes"
+    return act(
+        session,
+        f"/incidents/{incident_id}#checklist",
+        "Step ticked." if ticked else "Step unticked.",
+        lambda: playbooks.mark_step(
+            session,
+            service.get_incident(session, incident_id),
+            step_id,
+            done=ticked,
+            actor=web.name,
+        ),
+    )
+
+
+@router.post("/incidents/{incident_id}/clocks/{regime}/{stage}")
+def update_clock(
+    request: Request,
+    incident_id: int,
+    regime: str,
+    stage: str,
+    what: str = Form(default=""),
+    at: str = Form(default=""),
+    reason: str = Form(default=""),
+    reference: str = Form(default=""),
+    csrf: str = Form(default=""),
+    session: Session = Depends(get_session),
+    web: WebSession = Depends(signed_in),
+) -> Response:
+    """Move a clock's anchor (`what=anchor`) or record that the notification was filed (`met`)."""
+    form_guard(request, web, csrf)
+    from quell.compliance import clocks
+
+    def change() -> None:
+        if what == "anchor":
+            try:
+                when = parse_time(at)
+            except ValueError:
+                raise InvalidInput(
+                    "anchor: expected a date and time like 2026-11-27T09:30 (UTC)", field="at"
+                ) from None
+            clocks.set_anchor(
+                session, incident_id, regime, stage, when, actor=web.name, reason=reason
+            )
+        elif what == "met":
+            clocks.mark_met(
+                session, incident_id, regime, stage, actor=web.name, reference=reference
+            )
+        else:
+            raise InvalidInput("what: anchor or met", field="what")
+
+    done = "Clock anchor moved." if what == "anchor" else "Notification recorded as filed."
+    return act(session, f"/incidents/{incident_id}#clocks", done, change)
+
+
 # ---------------------------------------------------------------- What We Know
 
 

@@ -134,6 +134,8 @@ def incident_page(
         clocks=features.clocks(session, incident),
         actions=features.actions(session, incident, web),
         gates=features.gates(session, incident),
+        checklist=features.checklist(session, incident),
+        escalation=features.escalation(session, incident),
         wwk=features.what_we_know(session, incident, audience),
         audiences=AUDIENCES,
         audience=audience,
