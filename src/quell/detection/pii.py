@@ -86,14 +86,49 @@ _ADDRESS_BOX = re.compile(r"\b(?:(?:PSC|Unit|CMR)\s+\d{3,5},?\s+Box\s+\d{3,5}|"
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*\.?")
 _TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Sir|Dame|Madam|Mme|Mlle|Herr|Frau|"
-                    r"Señor|Señora|Sr|Sra|Mister|Lady|Lord)\.?\s+$")  # fmt: skip
+                    r"Señor|Señora|Sr|Sra|Mister|Lady|Lord)\.?\s+$", re.I)  # fmt: skip
 _STRONG_CUE = re.compile(
     r"(?:\bmy name is|\bname is|\bnamed|\bcalled|\bname\s*:|\bdear|\bsigned,?|\bsincerely,?|"
     r"\bregards,?|\bi am|\bi'm|\bthis is|\bcontact|\bpatient|\bcustomer|\bemployee|\bauthor|"
-    r"\bwritten by|\bsent by|\bassigned to|\bhi|\bhello|\bthanks,?|\bcc|\bfrom|\bto|\bwith)"
+    r"\bwritten by|\bsent by|\bassigned to|\bhi|\bhello|\bthanks,?|\bcc|\bfrom|\bto|\bwith|"
+    r"\bit'?s under|\bname\?|\bname on the account\?\s*user:|\bspeak to|\bsaid)"
     r"\s*[:,]?\s+$",
     re.I,
 )
+# Cues that only count when a word of the run is a listed given name or surname.
+_WEAK_CUE = re.compile(
+    r"(?:\bby|\bunder|\bsaid|\basked|\btold|\bwith|\bfor|\bfrom|\bto|\band|\bname\?|"
+    r"\bproducer|\bwriter|\bsinger|\bmanager|\bdirector|\bfounder|\bfounders|\bceo|"
+    r"\buser|\bfriend|\bwife|\bhusband|\bson|\bdaughter|\bmother|\bfather|\bbrother|"
+    r"\bsister|\bcolleague|\bboss|\bearly|\bex-\w+|\bthe)\s*[:,]?\s+$",
+    re.I,
+)
+# What a person does right after their name: "Anna lives at", "Kowalski said", "Leif, can I".
+_PERSON_AFTER = re.compile(
+    r"(?:'s\s|’s\s|,\s+(?:can|could|would|will|please|do|did|are|have)\s|\s+(?:lives?|lived|"
+    r"said|says|shouted|spent|is from|was from|will be|was born|works?|worked|wrote|writes|told|"
+    r"asks?|asked|explained|has (?:been|had|given|a)|had given|is a very|was a|called|"
+    r"replied|answered|smiled|laughed|went|moved|joined|left|signed|emailed|texted|phoned)\b)"
+)
+# Stronger: only people do these, so any capitalised name-shaped run before them counts.
+_PERSON_ONLY_AFTER = re.compile(
+    r"(?:'s|’s)\s+(?:address|phone|number|email|e-mail|wife|husband|son|daughter|mother|"
+    r"father|brother|sister|birthday|account|killers?|family|parents|children|details|name)\b"
+    r"|,\s+(?:can|could|would) (?:I|you)\b|,\s+the\s+[\w ]{2,30},\s+(?:said|says|told)\b"
+    r"|\s+(?:lives|lived|shouted|spent a|was born|will be (?:talking|speaking|presenting)|"
+    r"told (?:me|us|him|her|them)|explained|replied|smiled|laughed|emailed|texted|phoned)\b"
+)
+_ORG_LIST_LEAD = re.compile(
+    r"\b(?:the|from|at|of|for|joined)\s+(?:[^\W\d_][\w'-]*,?\s+(?:and\s+)?){0,3}$",
+    re.I,
+)
+# A capitalised run followed by a street word or a house number is a street, not a person.
+_STREET_NEXT = re.compile(
+    r"[ \t]+(?:\d{1,5}\b|(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|"
+    r"Court|Ct|Place|Pl|Square|Sq|Gateway|Union|Parks?|Courts?|Terrace|Crescent|Close|Hill|"
+    r"Gardens|Row|Walk|Str|Strasse|Straße|Gasse|Weg|Allee|Platz)\b)"
+)
+_LIST_SEP = re.compile(r"^(?:,\s*|\s+and\s+|,\s+and\s+|\s+&\s+)$")
 _NOT_NAMES = frozenset(
     [
         "the",
@@ -192,6 +227,11 @@ _NOT_NAMES = frozenset(
         "were",
         "be",
         "been",
+        "apt",
+        "suite",
+        "unit",
+        "flat",
+        "room",
     ]
 )
 
@@ -420,6 +460,11 @@ _FIELD_LABELS = frozenset(
 )
 
 
+def at_sentence_start_word(before: str) -> bool:
+    """True when nothing but sentence punctuation precedes a word."""
+    return not before.strip() or before.rstrip()[-1:] in '.!?:\n"“'
+
+
 def _fold(word: str) -> str:
     """Lower-case a word and strip accents so "Krisztián" matches "krisztian"."""
     decomposed = unicodedata.normalize("NFKD", word.lower())
@@ -436,6 +481,15 @@ def first_names() -> frozenset[str]:
             continue
         names.update(_fold(w) for w in line.split())
     return frozenset(names)
+
+
+@lru_cache(maxsize=1)
+def surnames() -> frozenset[str]:
+    """The bundled list of family names, folded to lower-case ASCII."""
+    raw = resources.files("quell.detection").joinpath("data/surnames.txt").read_text("utf-8")
+    return frozenset(
+        _fold(w) for line in raw.splitlines() if not line.startswith("#") for w in line.split()
+    )
 
 
 def luhn_valid(digits: str) -> bool:
@@ -481,6 +535,7 @@ class PIIDetector:
         self.addresses = addresses
         self.mask_evidence = mask_evidence
         self._first_names = first_names()
+        self._surnames = surnames()
 
     def scan(self, text: str) -> list[Finding]:
         """Return every piece of personal data found, ordered by position."""
@@ -597,6 +652,7 @@ class PIIDetector:
 
     def _persons(self, text: str, found: list[Finding], taken: list[tuple[int, int]]) -> None:
         words = [m for m in _WORD.finditer(text)]
+        runs: list[tuple[list[re.Match[str]], float]] = []
         i = 0
         while i < len(words):
             m = words[i]
@@ -622,16 +678,43 @@ class PIIDetector:
                 j += 1  # fmt: skip
             run = words[i : j + 1][:4]
             i = j + 1
-            score = self._person_score(text, run)
+            runs.append((run, self._person_score(text, run)))
+        # "Kónya, Becker and Vasquez": single names listed next to a known name are names too.
+        for k, (run, score) in enumerate(runs):
+            if score or len(run) != 1 or not self._listed(run[0].group(0)):
+                continue
+            if _ORG_LIST_LEAD.search(text, 0, run[0].start()):
+                continue  # "from Hawkins, Richardson and Santana": a firm named after people
+            for other in (k - 1, k + 1):
+                if 0 <= other < len(runs) and len(runs[other][0]) == 1:
+                    a, b = sorted((runs[other][0][0], run[0]), key=lambda m: m.start())
+                    if _LIST_SEP.match(text[a.end() : b.start()]) and (
+                        runs[other][1] or self._listed(runs[other][0][0].group(0))
+                    ):
+                        runs[k] = (run, 0.7)
+                        if not runs[other][1]:
+                            runs[other] = (runs[other][0], 0.7)
+        for run, score in runs:
             if score:
                 start, end = run[0].start(), run[-1].end()
                 if text[end - 1] == "." and len(run[-1].group(0)) > 2:
                     end -= 1
+                if text[end - 2 : end] in ("'s", "’s") and end - 2 > start:
+                    end -= 2  # "Szczepańska's killers": the name without the possessive
                 self._add(found, taken, "person", score, (start, end), text)
+
+    def _listed(self, word: str) -> bool:
+        """True when ``word`` is a bundled given name or family name."""
+        f = _fold(word.rstrip("."))
+        return f in self._first_names or f in self._surnames
 
     def _person_score(self, text: str, run: list[re.Match[str]]) -> float:
         """How sure a run of capitalised words is a person's name (0 when it is not)."""
         tokens = [m.group(0).rstrip(".") for m in run]
+        last = tokens[-1]
+        possessive = last.endswith(("'s", "’s")) and len(last) > 3
+        if possessive:
+            tokens[-1] = last[:-2]
         folded = [_fold(t) for t in tokens]
         if any(f in _NOT_PERSON_TAIL for f in folded):
             return 0.0
@@ -640,6 +723,8 @@ class PIIDetector:
         before = text[max(0, run[0].start() - 24) : run[0].start()]
         after = text[run[-1].end() : run[-1].end() + 3]
         at_sentence_start = not before.strip() or before.rstrip()[-1:] in '.!?:\n"“'
+        if _STREET_NEXT.match(text, run[-1].end()):
+            return 0.0
         if _TITLE.search(before):
             return 0.85
         if len(tokens) == 3 and _INITIAL.match(run[1].group(0)) and len(tokens[0]) > 1:
@@ -662,8 +747,22 @@ class PIIDetector:
             ):
                 return 0.8
         known = [_fold(t) in self._first_names for t in tokens]
+        family = [f in self._surnames for f in folded]
         if known[0] and len(tokens) >= 2:
             return 0.85
+        if len(tokens) >= 2 and family[-1] and tokens[0][0].isupper() and len(tokens[0]) > 1:
+            return 0.8  # "Tilly Nicholson": a listed family name closes the run
+        listed = known[0] or family[0]
+        cut = run[-1].end() - (2 if possessive else 0)
+        after = text[cut : cut + 24]
+        if listed and len(tokens) <= 2 and _PERSON_AFTER.match(after):
+            return 0.8  # "Kevin had given ...", "Scott is a very ...", "Leif, can I ..."
+        if listed and len(tokens) <= 2 and _WEAK_CUE.search(before):
+            return 0.7  # "said Gladys", "sung by Kaczmarek", "under Caitlyn Schulz"
+        if len(tokens) <= 3 and all(len(t) > 1 for t in tokens) and _PERSON_ONLY_AFTER.match(after):
+            return 0.7  # "Hijacinta Godina lives at", "Matej's address"
+        if len(tokens) == 2 and _PERSON_AFTER.match(after) and not at_sentence_start_word(before):
+            return 0.6
         if any(known[1:]) and len(tokens) >= 2 and not at_sentence_start:
             return 0.6
         if known[0] and not at_sentence_start:
