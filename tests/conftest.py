@@ -90,10 +90,15 @@ def app_client(db: Engine) -> Iterator[TestClient]:
 
 @pytest.fixture()
 def tokens(db: Engine) -> dict[str, str]:
-    """One API token per role, acting as 'ada' (admin), 'rui' (responder), 'vic' (viewer)."""
+    """A token per role: 'ada' admin, 'rui' responder, 'vic' viewer, 'rex' reporter."""
     out = {}
     with session_scope(db) as s:
-        for role, name in (("admin", "ada"), ("responder", "rui"), ("viewer", "vic")):
+        for role, name in (
+            ("admin", "ada"),
+            ("responder", "rui"),
+            ("viewer", "vic"),
+            ("reporter", "rex"),
+        ):
             out[role], _ = create_token(s, name=name, role=role)
     return out
 

@@ -224,3 +224,25 @@ def test_openapi_docs_are_served_without_a_cdn(app_client: TestClient) -> None:
     assert app_client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
     schema = app_client.get("/openapi.json").json()
     assert "/api/v1/incidents/{incident_id}/transition" in schema["paths"]
+
+
+def test_reporter_tokens_send_signals_but_read_nothing(
+    app_client: TestClient, tokens: dict[str, str]
+) -> None:
+    """The machine identity of a monitored app: it reports, it does not read or act."""
+    reporter = auth(tokens["reporter"])
+    assert app_client.get("/api/v1/incidents", headers=reporter).status_code == 403
+    assert app_client.get("/api/v1/systems", headers=reporter).status_code == 403
+    r = app_client.post("/api/v1/incidents", json={"title": "x"}, headers=reporter)
+    assert r.status_code == 403
+    sent = app_client.post(
+        "/api/v1/signals", json={"kind": "latency", "summary": "slow"}, headers=reporter
+    )
+    assert sent.status_code == 202, sent.text
+    # A viewer reads but cannot send.
+    refused = app_client.post(
+        "/api/v1/signals",
+        json={"kind": "latency", "summary": "slow"},
+        headers=auth(tokens["viewer"]),
+    )
+    assert refused.status_code == 403

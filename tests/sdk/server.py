@@ -86,7 +86,12 @@ def start_server(folder: Path, config_text: str = APP_YAML) -> Server:
     tokens: dict[str, Any] = {}
     with session_scope(engine) as session:
         apply_config(session, config, extras)
-        for role, name in (("admin", "ada"), ("responder", "rui"), ("viewer", "agent-bot")):
+        for role, name in (
+            ("admin", "ada"),
+            ("responder", "rui"),
+            ("viewer", "vic"),
+            ("reporter", "agent-bot"),
+        ):
             tokens[role], _ = create_token(session, name=name, role=role)
     port = free_port()
     env = {**os.environ, "QUELL_DATABASE_URL": database_url}

@@ -39,7 +39,7 @@ def _chatbot(prompt: str) -> str:
 
 
 def test_monitor_reports_an_injection_to_the_server(server: Server) -> None:
-    monitor = quell.Monitor(system="support-chat", url=server.url, token=server.tokens["responder"])
+    monitor = quell.Monitor(system="support-chat", url=server.url, token=server.tokens["reporter"])
     answer = monitor.wrap(_chatbot)(INJECTION)
     assert answer.startswith("Happy to help")  # observe mode: the host gets its answer
     assert monitor.flush(timeout_s=10)
@@ -56,7 +56,7 @@ def test_monitor_reports_an_injection_to_the_server(server: Server) -> None:
 
 def test_monitor_injection_becomes_a_prompt_injection_incident(server: Server) -> None:
     with quell.Monitor(
-        system="support-chat", url=server.url, token=server.tokens["responder"]
+        system="support-chat", url=server.url, token=server.tokens["reporter"]
     ) as monitor:
         monitor.run(_chatbot, INJECTION)
     with server.client("viewer") as api:
@@ -71,7 +71,7 @@ def test_monitor_injection_becomes_a_prompt_injection_incident(server: Server) -
 def test_revoked_agent_is_denied_within_seconds_and_its_actions_are_listed(
     server: Server,
 ) -> None:
-    guard = Guard("refund-agent", server.url, server.tokens["viewer"], cache_ttl_s=2.0)
+    guard = Guard("refund-agent", server.url, server.tokens["reporter"], cache_ttl_s=2.0)
     refunds: list[dict[str, Any]] = []
 
     def undo(result: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
@@ -123,8 +123,8 @@ def test_revoked_agent_is_denied_within_seconds_and_its_actions_are_listed(
 def test_fail_closed_for_high_risk_and_open_for_low_risk(tmp_path: Path) -> None:
     own = start_server(tmp_path)
     try:
-        high = Guard("refund-agent", own.url, own.tokens["viewer"], cache_ttl_s=0)
-        low = Guard("notes-agent", own.url, own.tokens["viewer"], cache_ttl_s=0)
+        high = Guard("refund-agent", own.url, own.tokens["reporter"], cache_ttl_s=0)
+        low = Guard("notes-agent", own.url, own.tokens["reporter"], cache_ttl_s=0)
         assert high.check("lookup_order").allowed
         assert low.check("summarise").allowed
         assert (high.fail_mode, low.fail_mode) == ("closed", "open")  # learned from the server

@@ -230,17 +230,25 @@ def test_undo_manual_needs_a_note_and_happens_once(guarded: Engine) -> None:
 def test_api_kill_switch_and_bad_input(
     guarded: Engine, app_client: TestClient, tokens: dict[str, str]
 ) -> None:
-    viewer, responder = auth(tokens["viewer"]), auth(tokens["responder"])
-    ok = app_client.post(
+    agent, viewer = auth(tokens["reporter"]), auth(tokens["viewer"])
+    responder = auth(tokens["responder"])
+    # A person who may only read is not an agent: the guard refuses their calls.
+    as_viewer = app_client.post(
         "/api/v1/guard/decide",
         json={"system": "refund-agent", "tool": "lookup_order"},
         headers=viewer,
     )
+    assert as_viewer.status_code == 403
+    ok = app_client.post(
+        "/api/v1/guard/decide",
+        json={"system": "refund-agent", "tool": "lookup_order"},
+        headers=agent,
+    )
     assert ok.status_code == 200, ok.text
     assert ok.json()["decision"] == "allow"
-    # An agent's token (viewer) cannot revoke itself or anyone.
+    # An agent's token (reporter) cannot revoke itself or anyone, nor read the record.
     refused = app_client.post(
-        "/api/v1/guard/refund-agent/revoke", json={"reason": "x"}, headers=viewer
+        "/api/v1/guard/refund-agent/revoke", json={"reason": "x"}, headers=agent
     )
     assert refused.status_code == 403
     revoked = app_client.post(
@@ -251,18 +259,19 @@ def test_api_kill_switch_and_bad_input(
     denied = app_client.post(
         "/api/v1/guard/decide",
         json={"system": "refund-agent", "tool": "lookup_order"},
-        headers=viewer,
+        headers=agent,
     )
     assert denied.json()["decision"] == "deny"
     listed = app_client.get("/api/v1/guard/actions?system=refund-agent", headers=viewer).json()
     assert [a["decision"] for a in listed] == ["deny", "allow"]
+    assert app_client.get("/api/v1/guard/actions", headers=agent).status_code == 403
     missing = app_client.post(
-        "/api/v1/guard/decide", json={"system": "refund-agent"}, headers=viewer
+        "/api/v1/guard/decide", json={"system": "refund-agent"}, headers=agent
     )
     assert missing.status_code == 422
     assert "tool" in missing.json()["field"]
     unknown = app_client.post(
-        "/api/v1/guard/decide", json={"system": "ghost", "tool": "x"}, headers=viewer
+        "/api/v1/guard/decide", json={"system": "ghost", "tool": "x"}, headers=agent
     )
     assert unknown.status_code == 404
     no_reason = app_client.post("/api/v1/guard/refund-agent/restore", json={}, headers=responder)
@@ -271,7 +280,7 @@ def test_api_kill_switch_and_bad_input(
     big = app_client.post(
         "/api/v1/guard/actions",
         json={"system": "refund-agent", "tool": "x", "result": {"blob": "a" * 70_000}},
-        headers=viewer,
+        headers=agent,
     )
     assert big.status_code == 413
     assert big.json()["field"] == "result"

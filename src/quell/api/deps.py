@@ -53,6 +53,7 @@ def require(role: str) -> Callable[..., Principal]:
     return check
 
 
+reporter = require("reporter")
 viewer = require("viewer")
 responder = require("responder")
 admin = require("admin")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from quell.api.deps import admin, get_session, responder, viewer
+from quell.api.deps import admin, get_session, reporter, responder, viewer
 from quell.auth.service import Principal
 from quell.inventory.schemas import Strict
 from quell.remediation import guard
@@ -58,7 +58,7 @@ class UndoIn(Strict):
 
 @router.post("/guard/decide")
 def decide(
-    body: DecideIn, session: Session = Depends(get_session), _: Principal = Depends(viewer)
+    body: DecideIn, session: Session = Depends(get_session), _: Principal = Depends(reporter)
 ) -> dict[str, Any]:
     """Allow, deny or needs_approval for one proposed tool call (the attempt is recorded)."""
     return guard.decide(session, body.system, **body.model_dump(exclude={"system"}))
@@ -66,7 +66,7 @@ def decide(
 
 @router.post("/guard/actions", status_code=201)
 def record_action(
-    body: ActionIn, session: Session = Depends(get_session), _: Principal = Depends(viewer)
+    body: ActionIn, session: Session = Depends(get_session), _: Principal = Depends(reporter)
 ) -> dict[str, Any]:
     """Record what an agent did, with an optional undo descriptor."""
     return guard.record_action(session, body.system, **body.model_dump(exclude={"system"}))

@@ -33,7 +33,7 @@ router = APIRouter(tags=["ingest"])
 
 # Largest request body intake reads; a longer one is refused with 413 before it is parsed.
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024
-INTAKE_ROLE: Final = "responder"
+INTAKE_ROLE: Final = "reporter"  # reporter, responder or admin
 
 
 class MalformedJSON(QuellError):
@@ -61,7 +61,7 @@ async def _read_json(request: Request) -> tuple[Any, str]:
 
 
 def _caller(request: Request, session: Session) -> Principal:
-    """The intake caller: a bearer token with the responder role or above."""
+    """The intake caller: a bearer token of a reporter, a responder or an admin."""
     token = token_from_request(request)
     if not token:
         raise Unauthorized("an API token is needed: send 'Authorization: Bearer <token>'")

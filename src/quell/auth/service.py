@@ -16,8 +16,13 @@ from quell.auth.models import ApiToken, User
 from quell.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from quell.timeutil import utcnow
 
-ROLES: Final = ("viewer", "responder", "admin")
-_RANK: Final = {role: rank for rank, role in enumerate(ROLES)}
+# People read (viewer), act on incidents (responder) or administer (admin), each role
+# including the one before. `reporter` is the machine identity of a monitored application or
+# an agent: it may send signals and change events, ask the guard and record agent actions,
+# and read nothing else. Responders and admins may do what a reporter does.
+ROLES: Final = ("reporter", "viewer", "responder", "admin")
+_RANK: Final = {"viewer": 1, "responder": 2, "admin": 3}
+_REPORTING: Final = frozenset({"reporter", "responder", "admin"})
 TOKEN_PREFIX: Final = "qk_"
 _hasher = PasswordHasher()
 
@@ -30,6 +35,10 @@ class Principal:
     role: str
 
     def can(self, role: str) -> bool:
+        if role == "reporter":
+            return self.role in _REPORTING
+        if self.role == "reporter":
+            return False
         return _RANK[self.role] >= _RANK[role]
 
     def require(self, role: str) -> None:
