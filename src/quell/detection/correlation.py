@@ -27,6 +27,7 @@ from quell.detection.severity import CRITICALITY_ORDER, HINT_ORDER, Impact
 from quell.ingest.signal import Signal
 
 GroupStatus = Literal["held", "open", "resolved"]
+HINT_RANK = {hint: rank for rank, hint in enumerate(HINT_ORDER)}
 NOT_CORRELATED_KINDS = frozenset({"change"})  # change events feed the triage pack, not incidents
 
 # Kind families, for coherence: which signals plausibly share a cause. Unknown kinds are
@@ -85,7 +86,7 @@ def archetypes_agree(a: str, b: str) -> bool:
 
 def signal_weight(signal: Signal, rules: CorrelationRules) -> float:
     """How much one alert counts towards min_signals: hint weight times kind weight."""
-    hint = rules.hint_weights.get(signal.severity_hint or "warning", 1.0)  # type: ignore[call-overload]
+    hint = rules.hint_weights.get(signal.severity_hint or "warning", 1.0)
     kind = rules.kind_weights.get(signal.kind, 1.0)
     if signal.archetype_hint:
         kind = max(kind, 1.0)  # a detector that names an archetype is not a weak signal
@@ -226,35 +227,51 @@ class Group:
         classify_it: bool,
         weight: float = 1.0,
     ) -> None:
-        """Fold one firing signal into the group's counts, metrics and evidence."""
+        """Fold one firing signal into the group's counts, metrics and evidence.
+
+        This runs for every signal on intake's hot path: it stays a handful of dict and set
+        operations, whatever the size of the group.
+        """
+        if self.status == "held":  # paging evidence matters only until the candidate opens
+            fp = signal.fingerprint
+            if weight > self.weights.get(fp, -1.0):
+                self.weights[fp] = weight
+            self.firing.add(fp)
         at = signal.received_at
-        fp = signal.fingerprint
-        self.weights[fp] = max(self.weights.get(fp, 0.0), weight)
-        self.firing.add(fp)
-        self.last_at = max(self.last_at, at)
-        self.detected_at = min(self.detected_at, signal.occurred_at)
+        if at > self.last_at:
+            self.last_at = at
+        if signal.occurred_at < self.detected_at:
+            self.detected_at = signal.occurred_at
         self.signal_count += 1
         if new_alert or alert_id not in self.alert_ids:
             self.alert_ids.add(alert_id)
             self.alert_count += 1
         if classify_it:
             self.evidence.add(signal)
-        self.kinds.add(signal.kind)
-        self.families.add(family(signal.kind))
-        if signal.system:
-            self.streams.add((signal.system, signal.kind))
+        system, kind = signal.system, signal.kind
+        if system and (system, kind) not in self.streams:
+            self.streams.add((system, kind))
+            self.kinds.add(kind)
+            self.families.add(family(kind))
+        elif kind not in self.kinds:
+            self.kinds.add(kind)
+            self.families.add(family(kind))
         hint = signal.severity_hint
-        if hint and (self.hint is None or HINT_ORDER.index(hint) > HINT_ORDER.index(self.hint)):
+        if hint and (self.hint is None or HINT_RANK[hint] > HINT_RANK[self.hint]):
             self.hint = hint
-        for name, value in signal.metrics.items():
-            number = float(value)
-            self.metrics_max[name] = max(self.metrics_max.get(name, number), number)
-            self.metrics_min[name] = min(self.metrics_min.get(name, number), number)
+        if signal.metrics:
+            for name, value in signal.metrics.items():
+                number = float(value)
+                high, low = self.metrics_max.get(name), self.metrics_min.get(name)
+                if high is None or number > high:
+                    self.metrics_max[name] = number
+                if low is None or number < low:
+                    self.metrics_min[name] = number
         if len(self.summaries) < 5 and signal.summary not in self.summaries:
             self.summaries.append(signal.summary)
-        if signal.system and signal.system not in self.systems:
-            self.systems.add(signal.system)
-            self.new_systems.add(signal.system)
+        if system and system not in self.systems:
+            self.systems.add(system)
+            self.new_systems.add(system)
         self.dirty = True
 
     def impact(self, systems: dict[str, SystemInfo]) -> Impact:
@@ -287,6 +304,7 @@ class Group:
             "evidence": self.evidence.to_dict(),
             "kinds": sorted(self.kinds),
             "streams": sorted([s, k] for s, k in self.streams),
+            # Open groups drop their paging evidence (see mark_open): the state stays small.
             "weights": self.weights,
             "firing": sorted(self.firing),
             "hint": self.hint,
@@ -721,6 +739,10 @@ class CorrelationIndex:
         group.status = "open"
         group.incident_id = incident_id
         self.by_incident[incident_id] = group.gid
+        # An open incident no longer needs paging evidence: forget it, so a storm of ten
+        # thousand alerts does not carry ten thousand weights in memory and in its state.
+        group.weights = {}
+        group.firing = set()
 
     def mark_resolved(self, incident_id: int, resolved_at: datetime, *, closed: bool) -> None:
         """A person resolved (or closed) the incident: it stops taking signals."""

@@ -303,7 +303,11 @@ class Correlator:
         for group in list(index.groups.values()):
             if id(group) not in touched or group.incident_id is None or not group.dirty:
                 continue
-            incident = incidents.get_incident(session, group.incident_id)
+            # A plain primary-key get (the identity map when this batch loaded it already):
+            # nothing here needs the incident's roles or systems loaded eagerly.
+            incident = session.get(Incident, group.incident_id)
+            if incident is None:
+                continue
             if group.pending:
                 reopen = [m for m in group.pending if m.reason.startswith("reopened")]
                 if reopen and incident.status == "resolved":
@@ -437,9 +441,20 @@ def _archetype_reason(group: Group) -> str:
 
 
 def _inventory(session: Session) -> tuple[DependencyGraph, dict[str, SystemInfo]]:
-    systems = list(session.scalars(select(AISystem)))
-    graph = DependencyGraph({s.name: {u.name for u in s.upstream} for s in systems})
-    return graph, {s.name: SystemInfo(s.kind, s.criticality) for s in systems}
+    """The dependency graph and system facts, in two queries whatever the inventory's size."""
+    from quell.inventory.models import system_dependencies as edges
+
+    rows = session.execute(select(AISystem.id, AISystem.name, AISystem.kind, AISystem.criticality))
+    names: dict[int, str] = {}
+    infos: dict[str, SystemInfo] = {}
+    for system_id, name, kind, criticality in rows:
+        names[system_id] = name
+        infos[name] = SystemInfo(kind, criticality)
+    upstream: dict[str, set[str]] = {name: set() for name in infos}
+    for up, down in session.execute(select(edges.c.upstream_id, edges.c.downstream_id)):
+        if up in names and down in names:
+            upstream[names[down]].add(names[up])
+    return DependencyGraph(upstream), infos
 
 
 def _link_alerts(session: Session, alert_ids: Sequence[int], incident_id: int) -> None:
