@@ -34,8 +34,15 @@ _SSN_CONTEXT = re.compile(
 _UK_NINO = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
                       r" ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")  # fmt: skip
 _PHONE = re.compile(
-    r"(?<![\w+/.-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{2,5}){1,4}"
-    r"(?![\w/]|-\d|\.\d|:\d)"
+    r"(?<![\w+/.-])(?:\(\+\d{1,3}\)[\s.-]?|\+\d{1,3}[\s.-]?|\d{1,4}[\s.-]?(?=\())?"
+    r"(?:\(\d{1,4}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{2,8}){1,4}"
+    r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?(?![\w/]|-\d|\.\d|:\d)"
+)
+# A bare run of digits is a phone number only when the words before it say so.
+_PHONE_CUE = re.compile(
+    r"\b(?:phone|telephone|tel|mobile|cell|call|fax|(?<!card )(?<!account )number|reach (?:me|us|her|him)|text me|"
+    r"whatsapp|contact)\b[^\n\d]{0,25}?((?<![\w+])(?:\+|00)?\d{7,14})(?![\w-])",
+    re.I,
 )
 _PHONE_PLAIN = re.compile(r"(?<![\w+])(?:\+\d{7,14}|\(\d{2,4}\)\d{5,10})(?![\w-])")
 _DATE_LIKE = re.compile(
@@ -75,10 +82,24 @@ _ADDRESS_NUMBER_NAME_NUMBER = re.compile(
 )
 # After a street line: more short lines (unit, town, region, postcode), folded into one span.
 _ADDRESS_TAIL = re.compile(
-    rf"(?:,?[ \t]*\n?[ \t]*(?:{_UNIT}|[{_UPPER}][\w'’ .-]{{1,30}}?(?:,?[ \t]*[A-Z]{{2}})?"
+    rf"(?:,?[ \t]*\n?[ \t]*\n?[ \t]*(?:{_UNIT}|[{_UPPER}][\w'’ .-]{{1,30}}?(?:,?[ \t]*[A-Z]{{2}})?"
     r"(?:[ \t]+\d{4,6}(?:-\d{4})?)?|,?[ \t]*[A-Z]{2}(?:[ \t]+\d{4,6})?|\d{4,6}(?:-\d{4})?)"
     r"(?=[ \t]*(?:,|\n|$|\.\s)))"
 )
+# Words that announce an address; what follows on the line is the address when it has a number.
+_ADDRESS_CUE = re.compile(
+    r"\b(?:lives? at|lived at|living at|(?:new |home |billing |shipping |mailing )?address"
+    r"(?: is| was)?:?|drops? (?:you|me|us) off at|sent to\?\s*(?:user:)?|office is at|"
+    r"located at|deliver(?:ed)? to|ship(?:ped)? to)\s+"
+    r"((?:the corner of\s+)?[{up}\d][^\n]{{2,110}}?)(?=\.?\s*$|\.?\s*\n|\.\s+[A-Z]|[?!]|"
+    r"\s+(?:and|but|since|for|from|in (?:19|20)\d\d)\b)".format(up=_UPPER),
+    re.I | re.M,
+)
+_CORNER = re.compile(
+    rf"\bthe corner of\s+[{_UPPER}\w][^\n]{{2,60}}?\s+and\s+[{_UPPER}\w][^\n.,]{{2,50}}"
+)
+# "During 1971" (a German "-ring" street shape) and a bare "#15" are not addresses.
+_NOT_AN_ADDRESS = re.compile(r"^(?:[^\W\d_]+\s+(?:1[89]|20)\d\d|#\s*\d+)$")
 _ADDRESS_UNIT_ONLY = re.compile(rf"(?<!\w){_UNIT}\b")
 _LEADING_NUMBER = re.compile(r"(?<![\w.])\d{2,6}\s+$")
 _ADDRESS_BOX = re.compile(r"\b(?:(?:PSC|Unit|CMR)\s+\d{3,5},?\s+Box\s+\d{3,5}|"
@@ -97,10 +118,10 @@ _STRONG_CUE = re.compile(
 )
 # Cues that only count when a word of the run is a listed given name or surname.
 _WEAK_CUE = re.compile(
-    r"(?:\bby|\bunder|\bsaid|\basked|\btold|\bwith|\bfor|\bfrom|\bto|\band|\bname\?|"
+    r"(?:\bby|\bunder|\bsaid|\basked|\btold|\bwith|\bto|\band|\bname\?|"
     r"\bproducer|\bwriter|\bsinger|\bmanager|\bdirector|\bfounder|\bfounders|\bceo|"
     r"\buser|\bfriend|\bwife|\bhusband|\bson|\bdaughter|\bmother|\bfather|\bbrother|"
-    r"\bsister|\bcolleague|\bboss|\bearly|\bex-\w+|\bthe)\s*[:,]?\s+$",
+    r"\bsister|\bcolleague|\bboss|\bearly|\bex-\w+)\s*[:,]?\s+$",
     re.I,
 )
 # What a person does right after their name: "Anna lives at", "Kowalski said", "Leif, can I".
@@ -127,6 +148,31 @@ _STREET_NEXT = re.compile(
     r"[ \t]+(?:\d{1,5}\b|(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|"
     r"Court|Ct|Place|Pl|Square|Sq|Gateway|Union|Parks?|Courts?|Terrace|Crescent|Close|Hill|"
     r"Gardens|Row|Walk|Str|Strasse|Straße|Gasse|Weg|Allee|Platz)\b)"
+)
+# A role written before a name: "Producer Liviana Palerma", "Senator Okafor", "author Jane Roe".
+_ROLE_BEFORE = re.compile(
+    r"\b(?:producer|director|author|writer|novelist|poet|singer|songwriter|artist|painter|actor|"
+    r"actress|journalist|reporter|editor|spokes(?:wo)?man|spokesperson|lawyer|attorney|judge|"
+    r"senator|governor|mayor|president|chairman|chairwoman|chair|ceo|cfo|cto|founder|"
+    r"co-founder|detective|officer|sergeant|captain|coach|nurse|doctor|surgeon|pastor|father|"
+    r"rabbi|imam|agent|manager|engineer|teacher|student|intern|colleague|neighbou?r|"
+    r"candidate|patient|client|customer|user|employee|tenant|landlord|defendant|plaintiff|"
+    r"witness|victim|suspect|musician|drummer|guitarist|rapper|comedian|host|presenter|chef)"
+    r"[ \t]+$",
+    re.I,
+)
+# Verbs whose object is usually a person: "ask Ilse", "met Tomas Berg", "cc Noor Haddad".
+_VERB_BEFORE = re.compile(
+    r"\b(?:ask|asked|tell|told|call|called|email|emailed|meet|met|thank|thanked|invite|invited|"
+    r"contact|contacted|message|text|texted|hire|hired|marry|married|visit|visited|cc|ping|"
+    r"introduce|introduced|remind|reminded|congratulate|interview|interviewed|follow up with|"
+    r"talk to|spoke to|spoke with|speak with|meet with|met with)[ \t]+$",
+    re.I,
+)
+# What a name often stands before: "a Homero Portillo concert", "the Jensen novel".
+_WORK_AFTER = re.compile(
+    r"[ \t]+(?:concert|show|album|song|songs|novel|book|books|film|movie|version|record|"
+    r"painting|biography|interview|fans?|tour|lyrics|quote|speech|lecture|memoir|estate|family)\b"
 )
 _LIST_SEP = re.compile(r"^(?:,\s*|\s+and\s+|,\s+and\s+|\s+&\s+)$")
 _NOT_NAMES = frozenset(
@@ -256,6 +302,7 @@ _NOT_PERSON_TAIL = frozenset(
         "technologies",
         "services",
         "capital",
+        "associates",
         "partners",
         "bank",
         "university",
@@ -595,6 +642,9 @@ class PIIDetector:
     def _phones(self, text: str, found: list[Finding], taken: list[tuple[int, int]]) -> None:
         if not any(ch.isdigit() for ch in text):
             return
+        for m in _PHONE_CUE.finditer(text):
+            if not _DATE_LIKE.match(m.group(1)):
+                self._add(found, taken, "phone", 0.7, m.span(1), text, cue=True)
         for pattern in (_PHONE, _PHONE_PLAIN):
             for m in pattern.finditer(text):
                 value = m.group(0)
@@ -631,6 +681,14 @@ class PIIDetector:
     # --- names and addresses (no checksum; found from shape and cues) -------------------------
 
     def _addresses(self, text: str, found: list[Finding], taken: list[tuple[int, int]]) -> None:
+        for m in _ADDRESS_CUE.finditer(text):
+            body = m.group(1)
+            if any(ch.isdigit() for ch in body) and "@" not in body and "/" not in body[:3]:
+                start, end = m.span(1)
+                end = self._address_tail(text, end)
+                self._add(found, taken, "street_address", 0.8, (start, end), text, cue=True)
+        for m in _CORNER.finditer(text):
+            self._add(found, taken, "street_address", 0.75, m.span(), text, cue=True)
         for pattern, score in (
             (_ADDRESS_BOX, 0.85),
             (_ADDRESS_NUMBER_FIRST, 0.8),
@@ -640,15 +698,23 @@ class PIIDetector:
         ):
             for m in pattern.finditer(text):
                 start, end = m.span()
+                if _NOT_AN_ADDRESS.match(m.group(0)):
+                    continue
                 lead = _LEADING_NUMBER.search(text, max(0, start - 8), start)
                 if lead:
                     start = lead.start()
-                for _ in range(5):
-                    tail = _ADDRESS_TAIL.match(text, end)
-                    if not tail or tail.end() == end:
-                        break
-                    end = tail.end()
+                end = self._address_tail(text, end)
                 self._add(found, taken, "street_address", score, (start, end), text)
+
+    @staticmethod
+    def _address_tail(text: str, end: int) -> int:
+        """Extend an address over following unit, town, region and postcode lines."""
+        for _ in range(5):
+            tail = _ADDRESS_TAIL.match(text, end)
+            if not tail or tail.end() == end:
+                break
+            end = tail.end()
+        return end
 
     def _persons(self, text: str, found: list[Finding], taken: list[tuple[int, int]]) -> None:
         words = [m for m in _WORD.finditer(text)]
@@ -759,6 +825,13 @@ class PIIDetector:
             return 0.8  # "Kevin had given ...", "Scott is a very ...", "Leif, can I ..."
         if listed and len(tokens) <= 2 and _WEAK_CUE.search(before):
             return 0.7  # "said Gladys", "sung by Kaczmarek", "under Caitlyn Schulz"
+        shaped = len(tokens) <= 3 and all(len(t) > 1 for t in tokens)
+        if shaped and _ROLE_BEFORE.search(before):
+            return 0.75
+        if shaped and len(tokens) >= 2 and _VERB_BEFORE.search(before):
+            return 0.7
+        if shaped and _WORK_AFTER.match(text, cut) and re.search(r"\b(?:a|an|the)\s+$", before):
+            return 0.65
         if len(tokens) <= 3 and all(len(t) > 1 for t in tokens) and _PERSON_ONLY_AFTER.match(after):
             return 0.7  # "Hijacinta Godina lives at", "Matej's address"
         if len(tokens) == 2 and _PERSON_AFTER.match(after) and not at_sentence_start_word(before):
