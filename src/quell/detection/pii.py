@@ -40,7 +40,8 @@ _PHONE = re.compile(
 )
 # A bare run of digits is a phone number only when the words before it say so.
 _PHONE_CUE = re.compile(
-    r"\b(?:phone|telephone|tel|mobile|cell|call|fax|(?<!card )(?<!account )number|reach (?:me|us|her|him)|text me|"
+    r"\b(?:phone|telephone|tel|mobile|cell|call|fax|(?<!card )(?<!account )number|"
+    r"reach (?:me|us|her|him)|text me|"
     r"whatsapp|contact)\b[^\n\d]{0,25}?((?<![\w+])(?:\+|00)?\d{7,14})(?![\w-])",
     re.I,
 )
@@ -91,8 +92,8 @@ _ADDRESS_CUE = re.compile(
     r"\b(?:lives? at|lived at|living at|(?:new |home |billing |shipping |mailing )?address"
     r"(?: is| was)?:?|drops? (?:you|me|us) off at|sent to\?\s*(?:user:)?|office is at|"
     r"located at|deliver(?:ed)? to|ship(?:ped)? to)\s+"
-    r"((?:the corner of\s+)?[{up}\d][^\n]{{2,110}}?)(?=\.?\s*$|\.?\s*\n|\.\s+[A-Z]|[?!]|"
-    r"\s+(?:and|but|since|for|from|in (?:19|20)\d\d)\b)".format(up=_UPPER),
+    rf"((?:the corner of\s+)?[{_UPPER}\d][^\n]{{2,110}}?)(?=\.?\s*$|\.?\s*\n|\.\s+[A-Z]|[?!]|"
+    r"\s+(?:and|but|since|for|from|in (?:19|20)\d\d)\b)",
     re.I | re.M,
 )
 _CORNER = re.compile(
