@@ -9,7 +9,11 @@ connection lives forever.
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from collections.abc import AsyncIterator
+from types import FrameType
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
@@ -29,6 +33,32 @@ STREAM_SECONDS = 300.0
 HEARTBEAT_SECONDS = 15.0
 
 
+_stopping = threading.Event()
+
+
+def _watch_shutdown() -> None:
+    """End open streams when the server is told to stop.
+
+    uvicorn waits for every open response before it exits, so without this a browser tab
+    left on the board would hold Ctrl-C for minutes. The handler is chained in front of the
+    server's own; only the main thread may set one (the test server runs in a thread).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        if getattr(previous, "_quell_stream_stop", False):
+            continue
+
+        def handler(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
+            _stopping.set()
+            if callable(previous):
+                previous(signum, frame)
+
+        handler._quell_stream_stop = True  # type: ignore[attr-defined]
+        signal.signal(sig, handler)
+
+
 def change_token(engine: Engine, incident_id: int | None = None) -> str:
     """A short string that changes whenever an incident (or the one given) changes."""
     with session_scope(engine) as session:
@@ -43,12 +73,13 @@ def change_token(engine: Engine, incident_id: int | None = None) -> str:
 
 
 async def _stream(request: Request, engine: Engine, incident_id: int | None) -> AsyncIterator[str]:
+    _watch_shutdown()
     loop = asyncio.get_running_loop()
     started = loop.time()
     last_sent = started
     token = await run_in_threadpool(change_token, engine, incident_id)
     yield f"retry: 2000\nevent: hello\ndata: {token}\n\n"
-    while loop.time() - started < STREAM_SECONDS:
+    while loop.time() - started < STREAM_SECONDS and not _stopping.is_set():
         await asyncio.sleep(POLL_SECONDS)
         if await request.is_disconnected():
             return
