@@ -623,3 +623,19 @@ def _signal_of(row: Any) -> Signal:
 def correlation_rules(session: Session) -> CorrelationRules:
     """The correlation rules in force (stored section or defaults)."""
     return load_rules(session)[0]
+
+
+def flush_due(engine: Engine) -> None:
+    """The serve process's periodic task: open held candidates whose group_wait is over, so a
+    candidate pages on time even when no further signal arrives."""
+    Correlator.for_engine(engine).flush_due_now()
+
+
+def _register_periodic() -> None:
+    # Registered on import: intake imports this module, so every app that takes signals runs it.
+    from quell import scheduler
+
+    scheduler.register_periodic("correlation.flush_due", flush_due, every_s=1.0)
+
+
+_register_periodic()
