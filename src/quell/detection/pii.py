@@ -9,6 +9,8 @@ a list of given names and street-name shapes, and carry lower scores.
 from __future__ import annotations
 
 import ipaddress
+import json
+import math
 import re
 import unicodedata
 from functools import lru_cache
@@ -175,6 +177,13 @@ _WORK_AFTER = re.compile(
     r"[ \t]+(?:concert|show|album|song|songs|novel|book|books|film|movie|version|record|"
     r"painting|biography|interview|fans?|tour|lyrics|quote|speech|lecture|memoir|estate|family)\b"
 )
+# Before a place rather than a person.
+_PLACE_BEFORE = re.compile(r"\b(?:in|at|from|near|to|of|via|into|across|around)\s+$", re.I)
+# Thresholds on name_likeness, chosen on the tuning half with its own names removed from the
+# lists and from the shape model's training (bench/README.md, "PII").
+NAME_SHAPE_PAIR = 0.6  # every word of a 2-3 word run must look at least this name-like
+NAME_SHAPE_SINGLE = 0.9  # a lone word before a person verb must look at least this name-like
+NAME_SHAPE_LONE = 0.95  # a lone word anywhere mid-sentence (above 1 switches this off)
 _LIST_SEP = re.compile(r"^(?:,\s*|\s+and\s+|,\s+and\s+|\s+&\s+)$")
 _NOT_NAMES = frozenset(
     [
@@ -274,6 +283,11 @@ _NOT_NAMES = frozenset(
         "were",
         "be",
         "been",
+        "ai",
+        "wait",
+        "next",
+        "attention",
+        "override",
         "apt",
         "suite",
         "unit",
@@ -410,6 +424,22 @@ _NOT_PERSON_TAIL = frozenset(
         "bay",
         "valley",
         "cite",
+        "empire",
+        "games",
+        "drive",
+        "pages",
+        "cup",
+        "prize",
+        "award",
+        "awards",
+        "war",
+        "wars",
+        "revolution",
+        "dynasty",
+        "treaty",
+        "constitution",
+        "filter",
+        "carta",
     ]
 )
 # Surname endings common across Europe and beyond; a capitalised word ending so is a hint.
@@ -504,8 +534,30 @@ _FIELD_LABELS = frozenset(
         "output",
         "step",
         "tip",
+        "human",
+        "assistant",
+        "system",
+        "ai",
+        "override",
+        "wait",
+        "attention",
+        "important",
+        "update",
     ]
 )
+
+
+# Common German function words: in German every noun is capitalised, so a lone capitalised
+# word says nothing about names there.
+_GERMAN_HINT = re.compile(
+    r"\b(?:der|die|das|und|ist|ich|du|nicht|ein|eine|einen|mit|für|auf|wie|was|sie|wir|"
+    r"ihr|bei|von|zu|im|dem|den|meine?n?)\b"
+)
+
+
+def _capitalises_nouns(text: str) -> bool:
+    """True when the text looks German (three or more distinct German function words)."""
+    return len(set(_GERMAN_HINT.findall(text[:2000]))) >= 3
 
 
 def at_sentence_start_word(before: str) -> bool:
@@ -538,6 +590,33 @@ def surnames() -> frozenset[str]:
     return frozenset(
         _fold(w) for line in raw.splitlines() if not line.startswith("#") for w in line.split()
     )
+
+
+def name_features(word: str) -> list[str]:
+    """Character 2- to 4-grams of a folded word, with ^ and $ marking its ends."""
+    w = "^" + _fold(word) + "$"
+    return [w[i : i + n] for n in (2, 3, 4) for i in range(len(w) - n + 1)]
+
+
+@lru_cache(maxsize=1)
+def _name_model() -> tuple[dict[str, float], float] | None:
+    try:
+        raw = resources.files("quell.detection").joinpath("data/name_model.json").read_text("utf-8")
+    except FileNotFoundError:
+        return None
+    data = json.loads(raw)
+    return {k: float(v) for k, v in data["weights"].items()}, float(data["bias"])
+
+
+@lru_cache(maxsize=20_000)
+def name_likeness(word: str) -> float:
+    """0..1: how much ``word`` is spelled like a personal name rather than an ordinary word."""
+    model = _name_model()
+    if model is None:
+        return 0.0
+    weights, bias = model
+    z = bias + sum(weights.get(f, 0.0) for f in name_features(word))
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 def luhn_valid(digits: str) -> bool:
@@ -576,8 +655,10 @@ class PIIDetector:
     name = "pii"
 
     def __init__(self, min_score: float = 0.5, names: bool = True, addresses: bool = True,
-                 mask_evidence: bool = False, loose_names: bool = False) -> None:  # fmt: skip
+                 mask_evidence: bool = False, loose_names: bool = False,
+                 name_shapes: bool = True) -> None:  # fmt: skip
         self.min_score = min_score
+        self.name_shapes = name_shapes
         self.loose_names = loose_names
         self.names = names
         self.addresses = addresses
@@ -733,6 +814,9 @@ class PIIDetector:
                 j + 1 < len(words)
                 and words[j + 1].group(0)[0].isupper()
                 and text[words[j].end() : words[j + 1].start()] in (" ", "  ")
+                # "Anweisungen. Sie": a full stop after a word longer than an initial or
+                # "Dr." ends the sentence, and so the run.
+                and not (words[j].group(0).endswith(".") and len(words[j].group(0)) > 4)
                 and (
                     _fold(words[j + 1].group(0).rstrip(".")) not in _NOT_NAMES
                     or (
@@ -843,6 +927,20 @@ class PIIDetector:
             return 0.6
         if len(tokens) == 2 and not at_sentence_start and folded[1].endswith(_SURNAME_ENDINGS):
             return 0.55
+        if self.name_shapes and shaped:
+            shape = min(name_likeness(t) for t in tokens)
+            if len(tokens) >= 2 and shape >= NAME_SHAPE_PAIR and not _PLACE_BEFORE.search(before):
+                return 0.6  # two or three words all spelled like names, not after "in"/"from"
+            if shape >= NAME_SHAPE_SINGLE and _PERSON_AFTER.match(after):
+                return 0.6
+            if (
+                len(tokens) == 1
+                and shape >= NAME_SHAPE_LONE
+                and not _capitalises_nouns(text)
+                and not at_sentence_start
+                and not _PLACE_BEFORE.search(before)
+            ):
+                return 0.55  # one name-like word mid-sentence
         if self.loose_names and 2 <= len(tokens) <= 3 and not at_sentence_start:
             return 0.5  # two or three capitalised words mid-sentence: often a name
         return 0.0
