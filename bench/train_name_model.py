@@ -34,8 +34,10 @@ from quell.detection.pii import first_names, name_features, surnames  # noqa: E4
 OUT = ROOT / "src" / "quell" / "detection" / "data" / "name_model.json"
 # For experiments only: names to leave out (one per line) and where to write instead.
 EXCLUDE = set(
-    os.environ.get("QUELL_NAME_EXCLUDE_FILE")
-    and pathlib.Path(os.environ["QUELL_NAME_EXCLUDE_FILE"]).read_text().split()
+    (
+        os.environ.get("QUELL_NAME_EXCLUDE_FILE")
+        and pathlib.Path(os.environ["QUELL_NAME_EXCLUDE_FILE"]).read_text().split()
+    )
     or ()
 )
 if os.environ.get("QUELL_NAME_MODEL_OUT"):
@@ -45,7 +47,8 @@ PRUNE = 0.05
 # Places, organisation words and other capitalised non-names, written for quell.
 NOT_NAMES = """
 london paris berlin madrid rome vienna prague budapest warsaw lisbon dublin oslo stockholm helsinki
-copenhagen amsterdam brussels athens bucharest sofia zagreb belgrade ljubljana bratislava riga tallinn
+copenhagen amsterdam brussels athens bucharest sofia zagreb belgrade ljubljana bratislava riga
+tallinn
 vilnius kyiv moscow istanbul ankara cairo tunis algiers rabat lagos nairobi accra johannesburg
 tokyo osaka kyoto beijing shanghai seoul mumbai delhi bangalore karachi dhaka jakarta manila bangkok
 hanoi sydney melbourne auckland toronto montreal vancouver chicago boston seattle denver houston
