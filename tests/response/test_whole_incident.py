@@ -199,6 +199,10 @@ def test_a_whole_incident_from_signals_to_postmortem(
         )
         assert r.status_code == 201, r.text
         assert [d["status"] for d in r.json()["deliveries"]] == ["sent"]
+    regulator = app_client.post(
+        f"/api/v1/incidents/{iid}/updates/draft?audience=regulator", headers=h
+    ).json()
+    assert "GDPR" in regulator["what_we_are_doing"] and "due by" in regulator["what_we_are_doing"]
     sent = [json.loads(req["body"]) for req in receiver.requests[before:]]
     assert len(sent) == 2 and all("What We Know" in json.dumps(b) for b in sent)
     assert "revoke_agent" in sent[0]["body"]

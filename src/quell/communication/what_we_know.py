@@ -78,6 +78,7 @@ class IncidentFacts:
     next_update_at: datetime | None
     public_names: list[str] = field(default_factory=list)
     open_questions: dict[str, str] = field(default_factory=dict)  # gate key -> question
+    deadlines: list[str] = field(default_factory=list)  # running regulatory clocks, one line each
 
 
 def gather_facts(session: Session, incident: Incident) -> IncidentFacts:
@@ -141,7 +142,22 @@ def gather_facts(session: Session, incident: Incident) -> IncidentFacts:
         next_update_at=cadence.next_update_due(session, incident),
         public_names=[str(s["public_name"]) for s in systems if s["public_name"]],
         open_questions=_open_questions(session, incident, gates),
+        deadlines=_deadlines(session, incident),
     )
+
+
+def _deadlines(session: Session, incident: Incident) -> list[str]:
+    """The regulatory clocks the incident has started, as 'regime stage: due by ...' lines."""
+    try:
+        from quell.compliance.clocks import clocks
+    except ImportError:  # regulatory clocks are not installed
+        return []
+    out = []
+    for clock in clocks(session, incident.id)["clocks"]:
+        if clock.get("deadline") and not clock.get("met_at"):
+            when = _when(parse_time(str(clock["deadline"])))
+            out.append(f"{clock['title']} ({clock['stage']}): due by {when}, {clock['status']}")
+    return out
 
 
 def _open_questions(session: Session, incident: Incident, gates: dict[str, Any]) -> dict[str, str]:
@@ -247,6 +263,8 @@ def _internal(facts: IncidentFacts) -> dict[str, str]:
     gates = [f"{k}: {_answer(v)}" for k, v in sorted(facts.gates.items())]
     if gates:
         doing.append("Decisions: " + "; ".join(gates))
+    if facts.deadlines:
+        doing.append("Regulatory clocks: " + "; ".join(facts.deadlines) + ".")
     return {
         "what_happened": happened,
         "what_we_are_testing": " ".join(testing) or "Hypotheses are being formed from triage.",
@@ -335,6 +353,7 @@ def _regulator(facts: IncidentFacts) -> dict[str, str]:
     if decisions:
         happened += " Determinations: " + "; ".join(decisions) + "."
     doing = [f"Containment: {a}." for a in _action_lines(facts, plain=False)]
+    doing += [f"Notification: {d}." for d in facts.deadlines]
     return {
         "what_happened": happened,
         "what_we_are_testing": "Root cause analysis is in progress"
