@@ -112,6 +112,10 @@ def test_prefill_reads_the_record(store: Session) -> None:
     detection = pm["detection_review"]
     assert detection["time_to_detect_s"] == pytest.approx(12 * 60, abs=1)
     assert detection["how_detected"] == "manual (pii)"
+    assert detection["observations"] == [
+        "the first signal came 12 min before the incident was opened"
+    ]
+    assert pm["response_review"]["observations"] == []
     response = pm["response_review"]
     assert response["time_to_resolve_s"] is not None
     assert "route_fallback executed" in response["actions"]
@@ -308,3 +312,21 @@ def test_postmortem_cli(cli_db: Engine, capsys: pytest.CaptureFixture[str], tmp_
     assert code == 2 and "owner" in err
     code, out, _ = run_cli(["postmortem", str(iid), "--format", "json"], capsys)
     assert json.loads(out)["version"] == 1
+
+
+def test_response_review_notes_what_went_wrong(store: Session) -> None:
+    incident = make_incident(store, facts={"unauthorized_action_taken": True})
+    incidents.transition(store, incident.id, "mitigated", actor="rui")
+    incidents.transition(store, incident.id, "acknowledged", actor="rui", reason="came back")
+    append_event(store, incident, actor="quell", kind="update.overdue", data={})
+    append_event(
+        store, incident, actor="quell", kind="action.failed", data={"type": "revoke_agent"}
+    )
+    observations = get_postmortem(store, incident.id)["response_review"]["observations"]
+    assert observations == [
+        "1 What We Know update(s) went out late",
+        "1 containment action(s) failed",
+        "1 mitigation(s) did not hold",
+    ]
+    detection = get_postmortem(store, incident.id)["detection_review"]
+    assert detection["observations"] == ["no signal is attached: nothing in monitoring saw it"]

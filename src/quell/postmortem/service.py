@@ -201,6 +201,7 @@ def prefill(session: Session, incident: Incident) -> dict[str, Any]:
                 (created_at - first).total_seconds() if first else None
             ),
             "signals": len(alerts),
+            "observations": _detection_observations(incident, alerts, first),
             "could_it_have_been_faster": "",
         },
         "response_review": {
@@ -209,12 +210,51 @@ def prefill(session: Session, incident: Incident) -> dict[str, Any]:
             "actions": actions,
             "decisions": gates,
             "updates_published": sum(1 for e in events if e["kind"] == "update.published"),
+            "observations": _response_observations(events),
             "what_worked": "",
             "what_did_not": "",
         },
         "action_items": [],
         "risks": suggested_risks(session, incident),
     }
+
+
+def _detection_observations(
+    incident: Incident, alerts: list[dict[str, Any]], first: Any
+) -> list[str]:
+    """Facts that bear on 'could it have been faster?', for the reviewers to judge."""
+    out = []
+    if incident.source == "user_report":
+        out.append("found by a user report, not by monitoring")
+    if first is not None:
+        lag = (incident.detected_at - first).total_seconds() / 60
+        if lag >= 5:
+            out.append(f"the first signal came {lag:.0f} min before the incident was opened")
+    if not alerts:
+        out.append("no signal is attached: nothing in monitoring saw it")
+    return out
+
+
+def _response_observations(events: list[dict[str, Any]]) -> list[str]:
+    """Counts from the timeline that point at what did not go smoothly."""
+    counts: dict[str, int] = {}
+    for event in events:
+        counts[event["kind"]] = counts.get(event["kind"], 0) + 1
+    out = []
+    for kind, text in (
+        ("update.overdue", "What We Know update(s) went out late"),
+        ("action.failed", "containment action(s) failed"),
+        ("notification.failed", "notification attempt(s) failed"),
+        ("incident.reopened", "reopen(s) after resolving"),
+    ):
+        if counts.get(kind):
+            out.append(f"{counts[kind]} {text}")
+    backward = sum(
+        1 for e in events if e["kind"] == "incident.acknowledged" and "mitigated ->" in e["summary"]
+    )
+    if backward:
+        out.append(f"{backward} mitigation(s) did not hold")
+    return out
 
 
 def suggested_risks(session: Session, incident: Incident) -> list[dict[str, Any]]:
