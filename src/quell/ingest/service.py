@@ -10,15 +10,15 @@ engine's in-memory index sees signals in the order they were committed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Table, bindparam, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from quell.detection.pipeline import Correlator, Incoming
@@ -28,12 +28,8 @@ from quell.ingest.normalise import Item
 from quell.ingest.signal import Signal
 from quell.inventory.models import AISystem
 from quell.store.db import session_scope
+from quell.timeutil import as_utc
 
-_payloads: Table = Payload.__table__  # type: ignore[assignment]
-_signals: Table = SignalRow.__table__  # type: ignore[assignment]
-_alerts: Table = Alert.__table__  # type: ignore[assignment]
-# Literal, not a bound parameter, so SQLite uses the partial unique index on open alerts.
-_OPEN = text("alerts.status = 'firing'")
 _IN_CHUNK = 500  # fingerprints per IN (...) lookup, well under every driver's parameter limit
 
 
@@ -49,6 +45,10 @@ class Envelope:
     received_by: str
     received_at: datetime
     items: list[Item]
+    # Group commit: the inventory names the items were mapped with (None: not recorded), and
+    # how to map them again when the inventory changed before their transaction.
+    known: frozenset[str] | None = None
+    reparse: Callable[[frozenset[str]], list[Item]] | None = None
 
 
 def correlator_for(engine: Engine) -> Correlator:
@@ -107,7 +107,7 @@ class IngestResult:
 
 
 def known_systems(session: Session) -> frozenset[str]:
-    """Names of the AI systems in the inventory (a handful of rows; read once per request)."""
+    """Names of the AI systems in the inventory (a handful of rows)."""
     return frozenset(session.scalars(select(AISystem.name)))
 
 
@@ -135,22 +135,56 @@ def store_envelopes(
 ) -> IngestResult:
     """Payloads, signals, alerts and incident links for `envelopes`, in the caller's transaction."""
     result = IngestResult()
+    for part in store_each(session, envelopes, correlator, extra_to_all=True):
+        result.signal_ids.extend(part.signal_ids)
+        result.alert_ids.extend(part.alert_ids)
+        result.new_alerts += part.new_alerts
+        result.deduplicated += part.deduplicated
+        result.resolved += part.resolved
+        result.unmatched += part.unmatched
+        result.unmapped += part.unmapped
+        result.outcomes.extend(o for o in part.outcomes if o not in result.outcomes)
+    result.incident_ids = sorted(
+        {o.incident_id for o in result.outcomes if o.incident_id is not None}
+    )
+    return result
+
+
+def store_each(
+    session: Session,
+    envelopes: Sequence[Envelope],
+    correlator: Correlator,
+    *,
+    extra_to_all: bool = False,
+) -> list[IngestResult]:
+    """Store `envelopes` in the caller's transaction; one result per envelope, in order.
+
+    Several requests' envelopes share one transaction under group commit, so each answer is
+    cut out of the whole: its own signals, alerts and the incidents its alerts joined or
+    opened. Correlation may also open candidates held from earlier signals; those outcomes go
+    to every envelope when `extra_to_all` (one caller, one answer), else to none.
+    """
+    results = [IngestResult() for _ in envelopes]
     if not envelopes:
-        return result
-    payload_ids = _insert_payloads(session, envelopes)
-    items = [
-        (pid, item) for pid, env in zip(payload_ids, envelopes, strict=True) for item in env.items
+        return results
+    db = _Driver(session)
+    payload_ids = db.insert_payloads(envelopes)
+    items: list[tuple[int, int, Item]] = [
+        (n, pid, item)
+        for n, (pid, env) in enumerate(zip(payload_ids, envelopes, strict=True))
+        for item in env.items
     ]
     if not items:
-        return result
-    open_alerts = _open_alerts(session, {item.signal.fingerprint for _, item in items})
+        return results
+    open_alerts = db.open_alerts({item.signal.fingerprint for _, _, item in items})
 
     # Walk the items in order, deciding for each which alert it lands on.
     current: dict[str, int | None] = {fp: row[0] for fp, row in open_alerts.items()}
     new_rows: list[dict[str, Any]] = []  # alerts to create; referenced as -(index + 1) below
     changes: dict[int, dict[str, Any]] = {}  # existing alert id -> accumulated update
     refs: list[tuple[int | None, bool]] = []  # per item: (alert ref, is new alert)
-    for _pid, item in items:
+    for n, _pid, item in items:
+        result = results[n]
         s = item.signal
         ref = current.get(s.fingerprint)
         if s.system is None:
@@ -180,64 +214,48 @@ def store_envelopes(
     # Close or bump existing alerts first: a resolve followed by a new firing of the same
     # fingerprint in one batch must free the open-alert slot before the new alert takes it.
     if changes:
-        _apply_alert_changes(session, changes)
-    new_ids: list[int] = []
-    if new_rows:
-        stmt = insert(_alerts).returning(_alerts.c.id, sort_by_parameter_order=True)
-        new_ids = [row[0] for row in session.execute(stmt, new_rows)]
+        db.update_alerts(list(changes.values()))
+    new_ids = db.insert_alerts(new_rows) if new_rows else []
     alert_ids = [
         None if ref is None else (new_ids[-ref - 1] if ref < 0 else ref) for ref, _ in refs
     ]
-
-    signal_rows = [
-        _signal_row(pid, item, alert_id)
-        for (pid, item), alert_id in zip(items, alert_ids, strict=True)
-    ]
-    result.signal_ids = _insert_signals(session, signal_rows)
-    result.alert_ids = alert_ids
+    signal_ids = db.insert_signals(
+        [
+            _signal_row(pid, item, alert_id)
+            for (_n, pid, item), alert_id in zip(items, alert_ids, strict=True)
+        ]
+    )
+    owner: dict[int, int] = {}  # alert id -> index of the first envelope that touched it
+    for (n, _pid, _item), sid, aid in zip(items, signal_ids, alert_ids, strict=True):
+        results[n].signal_ids.append(sid)
+        results[n].alert_ids.append(aid)
+        if aid is not None:
+            owner.setdefault(aid, n)
 
     incoming = [
         Incoming(signal=item.signal, signal_id=sid, alert_id=aid, new_alert=new)
-        for (_pid, item), sid, aid, (_ref, new) in zip(
-            items, result.signal_ids, alert_ids, refs, strict=True
+        for (_n, _pid, item), sid, aid, (_ref, new) in zip(
+            items, signal_ids, alert_ids, refs, strict=True
         )
         if aid is not None
     ]
     outcomes = correlator.handle(session, incoming) if incoming else []
-    result.outcomes = outcomes
-    _link_incidents(session, outcomes, open_alerts)
-    result.incident_ids = sorted({o.incident_id for o in outcomes if o.incident_id is not None})
-    return result
-
-
-def _insert_payloads(session: Session, envelopes: Sequence[Envelope]) -> list[int]:
-    rows = [
-        {
-            "source": e.source,
-            "received_at": e.received_at,
-            "received_by": e.received_by[:100],
-            "body": e.body,
-        }
-        for e in envelopes
-    ]
-    if len(rows) == 1:
-        return [session.execute(insert(_payloads).returning(_payloads.c.id), rows[0]).scalar_one()]
-    stmt = insert(_payloads).returning(_payloads.c.id, sort_by_parameter_order=True)
-    return [row[0] for row in session.execute(stmt, rows)]
-
-
-def _open_alerts(session: Session, fingerprints: set[str]) -> dict[str, tuple[int, int | None]]:
-    """Open alert (id, incident_id) per fingerprint, through the partial unique index."""
-    found: dict[str, tuple[int, int | None]] = {}
-    fps = list(fingerprints)
-    for start in range(0, len(fps), _IN_CHUNK):
-        chunk = fps[start : start + _IN_CHUNK]
-        query = select(_alerts.c.fingerprint, _alerts.c.id, _alerts.c.incident_id).where(
-            _OPEN, _alerts.c.fingerprint.in_(chunk)
+    db.link_incidents(outcomes, open_alerts)
+    for outcome in outcomes:
+        n_owner = owner.get(outcome.alert_id)
+        if n_owner is not None:
+            # Every envelope whose signals landed on this alert learns where it went.
+            for n, result in enumerate(results):
+                if n == n_owner or outcome.alert_id in result.alert_ids:
+                    result.outcomes.append(outcome)
+        elif extra_to_all:
+            for result in results:
+                result.outcomes.append(outcome)
+    for result in results:
+        result.incident_ids = sorted(
+            {o.incident_id for o in result.outcomes if o.incident_id is not None}
         )
-        for fp, alert_id, incident_id in session.execute(query):
-            found[fp] = (alert_id, incident_id)
-    return found
+    return results
 
 
 def _new_alert_row(s: Signal) -> dict[str, Any]:
@@ -271,89 +289,24 @@ def _touch(
     if ref < 0:
         row = new_rows[-ref - 1]
         row["count"] += count
-    else:
-        row = changes.setdefault(
-            ref,
-            {"b_id": ref, "b_count": 0, "b_status": "firing", "b_resolved": None, "b_ack": None},
-        )
-        row["b_count"] += count
-    key_last = "last_seen_at" if ref < 0 else "b_last"
-    row[key_last] = s.received_at
-    if s.status == "resolved":
-        row["status" if ref < 0 else "b_status"] = "resolved"
-        row["resolved_at" if ref < 0 else "b_resolved"] = s.occurred_at
-    if ack:
-        key = "acknowledged_at" if ref < 0 else "b_ack"
-        row[key] = row.get(key) or s.received_at
-
-
-def _apply_alert_changes(session: Session, changes: dict[int, dict[str, Any]]) -> None:
-    stmt = (
-        update(_alerts)
-        .where(_alerts.c.id == bindparam("b_id"))
-        .values(
-            count=_alerts.c.count + bindparam("b_count"),
-            last_seen_at=bindparam("b_last", type_=_alerts.c.last_seen_at.type),
-            status=bindparam("b_status"),
-            resolved_at=bindparam("b_resolved", type_=_alerts.c.resolved_at.type),
-            acknowledged_at=func.coalesce(
-                _alerts.c.acknowledged_at, bindparam("b_ack", type_=_alerts.c.acknowledged_at.type)
-            ),
-        )
+        row["last_seen_at"] = s.received_at
+        if s.status == "resolved":
+            row["status"] = "resolved"
+            row["resolved_at"] = s.occurred_at
+        if ack:
+            row["acknowledged_at"] = row["acknowledged_at"] or s.received_at
+        return
+    change = changes.setdefault(
+        ref,
+        {"id": ref, "count": 0, "last": None, "status": "firing", "resolved": None, "ack": None},
     )
-    session.execute(stmt, list(changes.values()), execution_options={"synchronize_session": False})
-
-
-_SIGNAL_COLUMNS = (
-    "payload_id",
-    "item_path",
-    "source",
-    "system",
-    "kind",
-    "summary",
-    "status",
-    "severity_hint",
-    "fingerprint",
-    "labels",
-    "metrics",
-    "archetype_hint",
-    "evidence",
-    "occurred_at",
-    "received_at",
-    "alert_id",
-)
-_SQLITE_INSERT = (
-    f"INSERT INTO signals ({', '.join(_SIGNAL_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_SIGNAL_COLUMNS))})"
-)
-
-
-def _sqlite_value(value: Any) -> Any:
-    # The same text SQLAlchemy's JSON and UTCDateTime types write on SQLite, made here
-    # directly: the per-row type processing was most of the insert's cost.
-    if isinstance(value, dict):
-        return orjson.dumps(value).decode()
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-    return value
-
-
-def _insert_signals(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert signal rows and return their ids, in order."""
-    if session.get_bind().dialect.name != "sqlite":
-        stmt = insert(_signals).returning(_signals.c.id, sort_by_parameter_order=True)
-        return [row[0] for row in session.execute(stmt, rows)]
-    # SQLite: one executemany on the driver. The write lock is held and SQLite has one writer,
-    # so the new rowids are consecutive and end at last_insert_rowid().
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(
-            _SQLITE_INSERT, [tuple(_sqlite_value(r[c]) for c in _SIGNAL_COLUMNS) for r in rows]
-        )
-        last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
-    finally:
-        cursor.close()
-    return list(range(last - len(rows) + 1, last + 1))
+    change["count"] += count
+    change["last"] = s.received_at
+    if s.status == "resolved":
+        change["status"] = "resolved"
+        change["resolved"] = s.occurred_at
+    if ack:
+        change["ack"] = change["ack"] or s.received_at
 
 
 def _signal_row(payload_id: int, item: Item, alert_id: int | None) -> dict[str, Any]:
@@ -378,26 +331,207 @@ def _signal_row(payload_id: int, item: Item, alert_id: int | None) -> dict[str, 
     }
 
 
-def _link_incidents(
-    session: Session, outcomes: Sequence[Any], open_alerts: dict[str, tuple[int, int | None]]
-) -> None:
-    """Record on each alert the incident the correlation engine put it in."""
-    linked = {a: i for a, i in ((o.alert_id, o.incident_id) for o in outcomes) if i is not None}
-    if not linked:
-        return
-    already = {alert_id: incident_id for alert_id, incident_id in open_alerts.values()}
-    rows = [
-        {"b_id": alert_id, "b_incident": incident_id}
-        for alert_id, incident_id in linked.items()
-        if already.get(alert_id) != incident_id
-    ]
-    if rows:
-        stmt = (
-            update(_alerts)
-            .where(_alerts.c.id == bindparam("b_id"))
-            .values(incident_id=bindparam("b_incident"))
-        )
-        session.execute(stmt, rows, execution_options={"synchronize_session": False})
+# --- driver-level statements ---------------------------------------------------------------
+
+_PAYLOAD_COLUMNS = ("source", "received_at", "received_by", "body")
+_ALERT_COLUMNS = (
+    "fingerprint",
+    "source",
+    "system",
+    "kind",
+    "summary",
+    "severity_hint",
+    "status",
+    "count",
+    "first_seen_at",
+    "last_seen_at",
+    "acknowledged_at",
+    "resolved_at",
+    "incident_id",
+)
+_SIGNAL_COLUMNS = (
+    "payload_id",
+    "item_path",
+    "source",
+    "system",
+    "kind",
+    "summary",
+    "status",
+    "severity_hint",
+    "fingerprint",
+    "labels",
+    "metrics",
+    "archetype_hint",
+    "evidence",
+    "occurred_at",
+    "received_at",
+    "alert_id",
+)
+_JSON_COLUMNS = frozenset({"labels", "metrics", "evidence"})
+
+
+def _insert_sql(table: str, columns: Sequence[str], mark: str, *, pg: bool) -> str:
+    values = ", ".join(f"{mark}::jsonb" if pg and c in _JSON_COLUMNS else mark for c in columns)
+    returning = " RETURNING id" if pg else ""
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}){returning}"
+
+
+_SQL: dict[bool, dict[str, str]] = {
+    pg: {
+        "payloads": _insert_sql("payloads", _PAYLOAD_COLUMNS, "%s" if pg else "?", pg=pg),
+        "alerts": _insert_sql("alerts", _ALERT_COLUMNS, "%s" if pg else "?", pg=pg),
+        "signals": _insert_sql("signals", _SIGNAL_COLUMNS, "%s" if pg else "?", pg=pg),
+        # Each bound value is given once per row: the driver's executemany needs positions.
+        "bump": (
+            "UPDATE alerts SET count = count + {m}, last_seen_at = {m}, status = {m},"
+            " resolved_at = {m}, acknowledged_at = COALESCE(acknowledged_at, {m})"
+            " WHERE id = {m}"
+        ).format(m="%s" if pg else "?"),
+        "link": "UPDATE alerts SET incident_id = {m} WHERE id = {m}".format(m="%s" if pg else "?"),
+    }
+    for pg in (False, True)
+}
+# The literal status lets SQLite plan the lookup on the partial unique index of open alerts;
+# PostgreSQL gets one array parameter, so the statement is the same (and prepared once) for
+# any number of fingerprints.
+_OPEN = "SELECT fingerprint, id, incident_id FROM alerts WHERE status = 'firing' AND fingerprint"
+_OPEN_PG = _OPEN + " = ANY(%s)"
+_OPEN_SQLITE = _OPEN + " IN ({})"
+
+
+class _Driver:
+    """The write path's statements on the driver's own connection, inside the session's transaction.
+
+    These run for every signal received, so they skip SQLAlchemy's statement compilation and
+    per-row type processing (most of the cost of a batch on SQLite in the profile) and write
+    the values the column types would write: JSON as text, times in UTC (naive on SQLite).
+    """
+
+    def __init__(self, session: Session) -> None:
+        connection = session.connection()  # begins the session's transaction if needed
+        self.pg = connection.dialect.name == "postgresql"
+        self.raw: Any = connection.connection.dbapi_connection
+        self.sql = _SQL[self.pg]
+        self.dbapi_error: type[Exception] = connection.dialect.loaded_dbapi.Error
+
+    @contextmanager
+    def _cursor(self, sql: str) -> Iterator[Any]:
+        """A driver cursor whose errors surface as SQLAlchemy's (IntegrityError is retried)."""
+        cursor = self.raw.cursor()
+        try:
+            yield cursor
+        except self.dbapi_error as exc:
+            raise DBAPIError.instance(sql, None, exc, self.dbapi_error) from exc
+        finally:
+            cursor.close()
+
+    def _value(self, column: str, value: Any) -> Any:
+        if column in _JSON_COLUMNS:
+            return orjson.dumps(value).decode()
+        if isinstance(value, datetime):
+            value = as_utc(value)
+            return value if self.pg else value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        return value
+
+    def _time(self, value: datetime | None) -> Any:
+        return None if value is None else self._value("", value)
+
+    def _insert(
+        self, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+    ) -> list[int]:
+        sql = self.sql[table]
+        params = [tuple(self._value(c, row[c]) for c in columns) for row in rows]
+        with self._cursor(sql) as cursor:
+            if self.pg:
+                if len(params) == 1:
+                    cursor.execute(sql, params[0])
+                    return [cursor.fetchone()[0]]
+                # Pipelined: one round trip for the lot, and each row's id in order.
+                cursor.executemany(sql, params, returning=True)
+                ids = []
+                while True:
+                    ids.append(cursor.fetchone()[0])
+                    if not cursor.nextset():
+                        break
+                return ids
+            # SQLite has one writer and this transaction holds it, so the new rowids are
+            # consecutive and end at last_insert_rowid().
+            cursor.executemany(sql, params)
+            last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+        return list(range(last - len(params) + 1, last + 1))
+
+    def insert_payloads(self, envelopes: Sequence[Envelope]) -> list[int]:
+        rows = [
+            {
+                "source": e.source,
+                "received_at": e.received_at,
+                "received_by": e.received_by[:100],
+                "body": e.body,
+            }
+            for e in envelopes
+        ]
+        return self._insert("payloads", _PAYLOAD_COLUMNS, rows)
+
+    def insert_alerts(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        return self._insert("alerts", _ALERT_COLUMNS, rows)
+
+    def insert_signals(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        return self._insert("signals", _SIGNAL_COLUMNS, rows)
+
+    def open_alerts(self, fingerprints: set[str]) -> dict[str, tuple[int, int | None]]:
+        """Open alert (id, incident_id) per fingerprint, through the partial unique index."""
+        found: dict[str, tuple[int, int | None]] = {}
+        fps = list(fingerprints)
+        with self._cursor(_OPEN_PG if self.pg else _OPEN_SQLITE) as cursor:
+            if self.pg:
+                cursor.execute(_OPEN_PG, (fps,))
+                rows = cursor.fetchall()
+            else:
+                rows = []
+                for start in range(0, len(fps), _IN_CHUNK):
+                    chunk = fps[start : start + _IN_CHUNK]
+                    cursor.execute(_OPEN_SQLITE.format(", ".join("?" * len(chunk))), chunk)
+                    rows.extend(cursor.fetchall())
+        for fp, alert_id, incident_id in rows:
+            found[fp] = (alert_id, incident_id)
+        return found
+
+    def update_alerts(self, changes: Sequence[dict[str, Any]]) -> None:
+        params = [
+            (
+                c["count"],
+                self._time(c["last"]),
+                c["status"],
+                self._time(c["resolved"]),
+                self._time(c["ack"]),
+                c["id"],
+            )
+            for c in changes
+        ]
+        self._executemany(self.sql["bump"], params)
+
+    def link_incidents(
+        self, outcomes: Sequence[Any], open_alerts: dict[str, tuple[int, int | None]]
+    ) -> None:
+        """Record on each alert the incident the correlation engine put it in."""
+        linked = {a: i for a, i in ((o.alert_id, o.incident_id) for o in outcomes) if i is not None}
+        if not linked:
+            return
+        already = {alert_id: incident_id for alert_id, incident_id in open_alerts.values()}
+        params = [
+            (incident_id, alert_id)
+            for alert_id, incident_id in linked.items()
+            if already.get(alert_id) != incident_id
+        ]
+        if params:
+            self._executemany(self.sql["link"], params)
+
+    def _executemany(self, sql: str, params: list[tuple[Any, ...]]) -> None:
+        with self._cursor(sql) as cursor:
+            if len(params) == 1:
+                cursor.execute(sql, params[0])
+            else:
+                cursor.executemany(sql, params)
 
 
 # --- reading back --------------------------------------------------------------------------
