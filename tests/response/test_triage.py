@@ -233,3 +233,38 @@ def test_triage_cli(cli_db: Engine, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "model_version" in out and "agent-revoke" in out
     code, _, err = run_cli(["triage", "999"], capsys)
     assert code == 2 and "999" in err
+
+
+def test_shared_signal_kinds_lift_a_similar_incident(store: Session) -> None:
+    plain = make_incident(
+        store, title="older, other signals", systems=("scorer",), detected_ago=timedelta(days=3)
+    )
+    add_alert(
+        store,
+        plain,
+        system="scorer",
+        kind="drift",
+        first_seen=plain.detected_at - timedelta(minutes=5),
+    )
+    alike = make_incident(
+        store, title="older, same signals", systems=("scorer",), detected_ago=timedelta(days=4)
+    )
+    add_alert(
+        store,
+        alike,
+        system="scorer",
+        kind="agent_action",
+        first_seen=alike.detected_at - timedelta(minutes=5),
+    )
+    now = make_incident(store, systems=("agent",))
+    add_alert(
+        store,
+        now,
+        system="agent",
+        kind="agent_action",
+        first_seen=now.detected_at - timedelta(minutes=5),
+    )
+    similar = triage_pack(store, now.id)["similar_incidents"]
+    assert [s["id"] for s in similar] == [alike.id, plain.id]
+    assert "same signals (agent_action)" in similar[0]["why"]
+    assert not any(w.startswith("same signals") for w in similar[1]["why"])

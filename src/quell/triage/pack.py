@@ -64,7 +64,7 @@ def triage_pack(
     symptoms = sorted({a["kind"] for a in anomalies["items"]})
     if changes:
         symptoms.append("change")
-    similar = similar_incidents(session, incident)
+    similar = similar_incidents(session, incident, symptoms=anomalies["correlated_kinds"])
     mitigations = known_mitigations(session, incident, symptoms, similar)
 
     return {
@@ -197,7 +197,13 @@ def top_anomalies(
     """The incident's alerts ranked by severity hint, repeat count and how early they began."""
     alerts, note = sources.incident_alerts(session, incident.id)
     if not alerts:
-        return {"items": [], "started": None, "note": note or "no alerts attached yet"}
+        return {
+            "items": [],
+            "total": 0,
+            "started": None,
+            "correlated_kinds": [],
+            "note": note or "no alerts attached yet",
+        }
     first = min(a["first_seen_at"] for a in alerts)
     last = max(a["first_seen_at"] for a in alerts)
     span = max((last - first).total_seconds(), 1.0)
@@ -244,9 +250,14 @@ def _preceding_change(alert: dict[str, Any], changes: list[dict[str, Any]]) -> i
 
 
 def similar_incidents(
-    session: Session, incident: Incident, *, shown: int = SIMILAR_SHOWN
+    session: Session,
+    incident: Incident,
+    *,
+    symptoms: list[str] | None = None,
+    shown: int = SIMILAR_SHOWN,
 ) -> list[dict[str, Any]]:
-    """Past incidents like this one (archetype, systems, system kinds), scored, with outcomes."""
+    """Past incidents like this one (archetype, systems, system and signal kinds), scored,
+    with their outcomes and the mitigations that worked."""
     system_ids = [s.id for s in incident.systems]
     kinds = {s.kind for s in incident.systems}
     criteria = []
@@ -298,7 +309,7 @@ def similar_incidents(
             else 0.0
         )
         closeness = 1 - abs(severity_rank(other.severity) - severity_rank(incident.severity)) / 3
-        score = 0.45 * same_archetype + 0.35 * overlap + 0.1 * kind_match + 0.1 * closeness
+        score = 0.4 * same_archetype + 0.3 * overlap + 0.1 * kind_match + 0.05 * closeness
         reasons = [
             r
             for r, yes in (
@@ -311,6 +322,8 @@ def similar_incidents(
         scored.append((round(score, 3), other, systems, reasons))
     # Ties go to the more recent incident (ids grow with time).
     scored.sort(key=lambda t: (-t[0], -t[1].id))
+    if symptoms:
+        scored = _with_symptoms(session, scored[: shown * 6], set(symptoms)) + scored[shown * 6 :]
     top = scored[:shown]
     full = {
         i.id: i
@@ -341,6 +354,30 @@ def similar_incidents(
                 "mitigations": worked.get(past.id, []),
             }
         )
+    return out
+
+
+def _with_symptoms(session: Session, scored: list[Any], symptoms: set[str]) -> list[Any]:
+    """Re-rank the best candidates by how many of this incident's signal kinds they shared."""
+    kinds: dict[int, set[str]] = defaultdict(set)
+    try:
+        from quell.ingest.models import Alert
+    except ImportError:
+        return scored
+    ids = [t[1].id for t in scored]
+    for incident_id, kind in session.execute(
+        select(Alert.incident_id, Alert.kind).where(Alert.incident_id.in_(ids)).distinct()
+    ):
+        if incident_id is not None:
+            kinds[incident_id].add(str(kind))
+    out = []
+    for score, light, systems, reasons in scored:
+        theirs = kinds.get(light.id, set())
+        shared = len(theirs & symptoms) / len(theirs | symptoms) if theirs else 0.0
+        if shared:
+            reasons = [*reasons, f"same signals ({', '.join(sorted(theirs & symptoms))})"]
+        out.append((round(score + 0.15 * shared, 3), light, systems, reasons))
+    out.sort(key=lambda t: (-t[0], -t[1].id))
     return out
 
 
