@@ -159,3 +159,23 @@ def test_screenshots_of_every_page(page: Any, live_server: str, seeded: dict[str
     page.goto(f"{live_server}/graph")
     hot = page.locator("svg.graph a.node.hot text.name").all_text_contents()
     assert sorted(hot) == ["fraud-scorer", "refunds-agent"]  # the demo's two open incidents
+
+
+def test_the_keyboard_alone_can_work_an_incident(
+    page: Any, live_server: str, seeded: dict[str, Any]
+) -> None:
+    browser_login(page, live_server, "responder")
+    page.goto(f"{live_server}/incidents/3")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")  # the first control inside the main content
+    focused = page.evaluate(
+        "[document.activeElement.closest('main') !== null,"
+        " getComputedStyle(document.activeElement).outlineStyle]"
+    )
+    assert focused == [True, "solid"]  # the focus ring is visible
+    page.get_by_role("button", name="Acknowledge").focus()
+    page.keyboard.press("Enter")
+    page.locator(".flash-ok").wait_for()
+    assert page.locator(".incident-head .status").inner_text() == "acknowledged"
