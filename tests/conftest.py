@@ -70,8 +70,15 @@ def _empty_tables(engine: Engine) -> None:
 
 @pytest.fixture()
 def db(engine: Engine) -> Iterator[Engine]:
-    """The migrated test database, emptied before each test."""
+    """The migrated test database, emptied before each test.
+
+    Process-wide in-memory state built from the store (the correlation index) is dropped
+    with it, so no test sees another's incidents.
+    """
+    from quell.detection.pipeline import Correlator
+
     _empty_tables(engine)
+    Correlator.forget(engine)
     yield engine
 
 
