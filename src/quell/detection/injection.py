@@ -432,10 +432,30 @@ class Rule:
     pattern: re.Pattern[str]
     # Lower-case substrings of which every match contains at least one; checked first, cheaply.
     triggers: tuple[str, ...] = ()
+    # The same pattern for lower-cased text without IGNORECASE, which Python's re runs several
+    # times faster; None for case-sensitive rules.
+    fast: re.Pattern[str] | None = None
+
+    # True when the pattern looks at the start of the text, so it must see all of it.
+    anchored: bool = False
 
 
 def _r(name: str, category: str, weight: float, pattern: str, flags: int = _I) -> Rule:
-    return Rule(name, category, weight, re.compile(pattern, flags), TRIGGERS.get(name, ()))
+    fast = re.compile(_lower_pattern(pattern), flags & ~_I) if flags & _I else None
+    anchored = "^" in pattern.replace("[^", "")
+    return Rule(
+        name, category, weight, re.compile(pattern, flags), TRIGGERS.get(name, ()), fast, anchored
+    )
+
+
+def _lower_pattern(pattern: str) -> str:
+    """Lower-case a pattern's literal letters, leaving escapes such as \\W and \\S alone."""
+    out: list[str] = []
+    escaped = False
+    for ch in pattern:
+        out.append(ch if escaped else ch.lower())
+        escaped = not escaped and ch == "\\"
+    return "".join(out)
 
 
 RULES: tuple[Rule, ...] = (
@@ -912,13 +932,20 @@ class PromptInjectionDetector:
         hits: list[_Hit] = []
         low = text.lower()
         present = {t for t in self._all_triggers if t in low}
+        chunks = _chunks(text, low, present) if len(text) > _CHUNK_FROM else None
+        same_length = len(low) == len(text)  # lower() keeps offsets, so "fast" may run on it
         for rule in self.rules:
             if rule.triggers and present.isdisjoint(rule.triggers):
                 continue
-            m = rule.pattern.search(text)
-            if m is None:
+            lower = same_length and rule.fast is not None
+            if chunks is None or not rule.triggers or rule.anchored:
+                m = (rule.fast or rule.pattern).search(low) if lower else rule.pattern.search(text)
+                found = m.span() if m else None
+            else:
+                found = _search_chunks(rule, chunks, lower)
+            if found is None:
                 continue
-            span = mapper(*m.span()) if mapper else m.span()
+            span = mapper(*found) if mapper else found
             hits.append(_Hit(rule, span, rule.weight, via))
         return hits
 
@@ -944,6 +971,49 @@ class PromptInjectionDetector:
 
 
 _OBFUSCATION_RULE = Rule("disguised_text", "obfuscation", 0.0, re.compile(r"(?!)"))
+
+# Long texts are searched piece by piece: a rule runs only on the pieces that hold one of its
+# trigger words, so a long document costs little more than its suspicious sentences.
+_CHUNK_FROM = 700  # texts longer than this are cut into pieces
+_CHUNK = 360  # target piece length, cut at a sentence end or a space
+_OVERLAP = 160  # each piece repeats this much of the one before, so phrases are not cut
+
+
+def _chunks(text: str, low: str, triggers: set[str]) -> list[_Chunk]:
+    """Overlapping pieces of ``text`` with the trigger words each one holds."""
+    out: list[_Chunk] = []
+    start = 0
+    n = len(text)
+    while start < n:
+        end = min(n, start + _CHUNK)
+        if end < n:
+            cut = max(text.rfind(". ", start + _CHUNK // 2, end), text.rfind("\n", start, end))
+            if cut <= start:
+                cut = text.rfind(" ", start + _CHUNK // 2, end)
+            end = cut + 1 if cut > start else end
+        piece = low[start:end]
+        out.append((start, text[start:end], piece, {t for t in triggers if t in piece}))
+        if end >= n:
+            break
+        start = max(end - _OVERLAP, start + 1)
+        space = text.find(" ", start, end)
+        start = space + 1 if space >= 0 else start
+    return out
+
+
+_Chunk = tuple[int, str, str, set[str]]
+
+
+def _search_chunks(rule: Rule, chunks: list[_Chunk], lower: bool) -> tuple[int, int] | None:
+    """First match of ``rule`` in the pieces that contain one of its triggers."""
+    for offset, piece, low, present in chunks:
+        if not present.isdisjoint(rule.triggers):
+            m = rule.fast.search(low) if lower and rule.fast else rule.pattern.search(piece)
+            if m is not None:
+                return offset + m.start(), offset + m.end()
+    return None
+
+
 # The word model's evidence is filed under the category of the strongest rule hit.
 _MODEL_RULES = {
     c: Rule("word_model", c, 0.0, re.compile(r"(?!)"))

@@ -51,6 +51,12 @@ HOMOGLYPHS: dict[str, str] = {
     "ⅰ": "i", "ℓ": "l", "ı": "i",
 }  # fmt: skip
 
+# Any character normalize() might change; text without one is returned as it is, fast.
+_SPECIAL = re.compile(
+    "["
+    + "".join(re.escape(c) for c in sorted(INVISIBLE_CHARS | HOMOGLYPHS.keys()) if ord(c) < 0x2000)
+    + "\u2000-\U0010ffff]"
+)
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
                        "$": "s", "!": "i", "|": "l"})  # fmt: skip
 _LEET_HINT = re.compile(r"[a-z][013457@$][a-z]|[013457@$][a-z]{2}", re.IGNORECASE)
@@ -84,7 +90,7 @@ class Normalized:
 
 def normalize(text: str) -> Normalized:
     """Strip invisible characters, fold homoglyphs and compatibility forms to plain Latin."""
-    if text.isascii():
+    if text.isascii() or not _SPECIAL.search(text):
         return Normalized(text, None, 0, 0, 0, "")
     out: list[str] = []
     offsets: list[int] = []

@@ -108,6 +108,7 @@ _LEADING_NUMBER = re.compile(r"(?<![\w.])\d{2,6}\s+$")
 _ADDRESS_BOX = re.compile(r"\b(?:(?:PSC|Unit|CMR)\s+\d{3,5},?\s+Box\s+\d{3,5}|"
                           r"P\.?\s?O\.?\s+Box\s+\d{1,6})\b", re.I)  # fmt: skip
 
+_ANY_DIGIT = re.compile(r"\d")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*\.?")
 _TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Sir|Dame|Madam|Mme|Mlle|Herr|Frau|"
                     r"Señor|Señora|Sr|Sra|Mister|Lady|Lord)\.?\s+$", re.I)  # fmt: skip
@@ -565,6 +566,7 @@ def at_sentence_start_word(before: str) -> bool:
     return not before.strip() or before.rstrip()[-1:] in '.!?:\n"“'
 
 
+@lru_cache(maxsize=50_000)
 def _fold(word: str) -> str:
     """Lower-case a word and strip accents so "Krisztián" matches "krisztian"."""
     decomposed = unicodedata.normalize("NFKD", word.lower())
@@ -674,7 +676,7 @@ class PIIDetector:
         found: list[Finding] = []
         taken: list[tuple[int, int]] = []
         self._structured(capped, found, taken)
-        if self.addresses and any(ch.isdigit() for ch in capped):
+        if self.addresses and _ANY_DIGIT.search(capped):
             self._addresses(capped, found, taken)
         self._phones(capped, found, taken)
         if self.names:
@@ -700,7 +702,7 @@ class PIIDetector:
         if "@" in text:
             for m in _EMAIL.finditer(text):
                 self._add(found, taken, "email", 0.95, m.span(), text)
-        digits_present = any(ch.isdigit() for ch in text)
+        digits_present = _ANY_DIGIT.search(text) is not None
         if not digits_present:
             return
         for m in _IBAN.finditer(text):
@@ -722,7 +724,7 @@ class PIIDetector:
             self._ips(text, found, taken)
 
     def _phones(self, text: str, found: list[Finding], taken: list[tuple[int, int]]) -> None:
-        if not any(ch.isdigit() for ch in text):
+        if not _ANY_DIGIT.search(text):
             return
         for m in _PHONE_CUE.finditer(text):
             if not _DATE_LIKE.match(m.group(1)):

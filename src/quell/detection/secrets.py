@@ -56,12 +56,52 @@ _EXTRA_COMPILED = tuple((c, re.compile(p), s) for c, p, s in _EXTRA)
 _CRITICAL = frozenset({"private_key", "aws_access_key", "aws_secret_key", "connection_string"})
 
 
+# Lower-case strings of which every match of a category's patterns contains one (read off the
+# plugins' patterns); a pattern only runs when its text holds one. Categories not listed always
+# run. Keyword-style plugins all need one of the credential words.
+_CREDENTIAL_WORDS = ("key", "pw", "pass", "token", "secret")
+_GATES: dict[str, tuple[str, ...]] = {
+    "artifactory_credentials": ("akc", "ap"),
+    "aws_access_key": ("a3t", "abia", "acca", "akia", "asia", "aws"),
+    "azure_storage_key": ("accountkey=",),
+    "basic_auth": ("://",),
+    "cloudant_credentials": _CREDENTIAL_WORDS + ("cloudant",),
+    "github_token": ("gh",),
+    "gitlab_token": ("gl", "gr1348941"),
+    "ibm_cloud_iam_key": _CREDENTIAL_WORDS,
+    "ibm_cos_hmac_credentials": ("secret",),
+    "jwt": ("eyj",),
+    "mailchimp_access_key": ("-us",),
+    "npm_tokens": ("_authtoken",),
+    "openai_key": ("t3blbkfj",),
+    "private_key": ("private", "putty"),
+    "pypi_token": ("pypi-",),
+    "sendgrid_api_key": ("sg.",),
+    "slack_token": ("xox", "hooks.slack"),
+    "softlayer_credentials": _CREDENTIAL_WORDS + ("softlayer",),
+    "square_oauth_secret": ("sq0csp-",),
+    "stripe_key": ("k_live_",),
+    "telegram_bot_token": (":",),
+}
+_EXTRA_GATES: dict[str, tuple[str, ...]] = {
+    "private_key": ("private",),
+    "google_api_key": ("aiza",),
+    "anthropic_key": ("sk-ant-",),
+    "openai_key": ("sk-",),
+    "huggingface_token": ("hf_",),
+    "github_token": ("github_pat_",),
+    "connection_string": ("://",),
+    "aws_secret_key": ("aws",),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class _Pattern:
     category: str
     secret_type: str
     pattern: re.Pattern[str]
     score: float
+    gate: tuple[str, ...] = ()
 
 
 def _slug(name: str) -> str:
@@ -82,7 +122,7 @@ def _regex_plugins() -> tuple[_Pattern, ...]:
         category = _CATEGORY.get(secret_type, _slug(secret_type))
         score = _SOFT_TYPES.get(secret_type, 0.95)
         for regex in cls().denylist:
-            patterns.append(_Pattern(category, secret_type, regex, score))
+            patterns.append(_Pattern(category, secret_type, regex, score, _GATES.get(category, ())))
     return tuple(patterns)
 
 
@@ -108,6 +148,9 @@ def mask_secret(value: str) -> str:
     return f"{value[:keep]}{'*' * (len(value) - 2 * keep)}{value[-keep:]}"
 
 
+# The words detect-secrets' keyword plugin looks for (its denylist, shortened to stems).
+_KEYWORDS = ("key", "pass", "pwd", "secret", "contrase", "token")
+_QUOTED_LONG = re.compile(r"[\"'`][^\"'`\s]{20,}[\"'`]")
 # Cheap gate: keyword and entropy plugins only run on lines that look like an assignment.
 _ASSIGNMENT_HINT = re.compile(r"[=:]\s*[\"']?[^\s\"']{8,}|[\"'][A-Za-z0-9+/=_-]{20,}[\"']")
 
@@ -126,11 +169,16 @@ class SecretsDetector:
         capped, truncated = cap_text(text)
         found: list[Finding] = []
         taken: list[tuple[int, int]] = []
+        low = capped.lower()
         for category, pattern, score in _EXTRA_COMPILED:
+            if not any(g in low for g in _EXTRA_GATES.get(category, ("",))):
+                continue
             for m in pattern.finditer(capped):
                 span = m.span(1) if m.groups() else m.span()
                 self._add(found, taken, category, "quell", score, span, capped)
         for p in self.patterns:
+            if p.gate and not any(g in low for g in p.gate):
+                continue
             for m in p.pattern.finditer(capped):
                 # Some plugin patterns capture the secret, others capture a prefix only.
                 inner = m.group(1) if m.groups() else None
@@ -145,8 +193,13 @@ class SecretsDetector:
         offset = 0
         for line in text.split("\n"):
             if len(line) < 4000 and _ASSIGNMENT_HINT.search(line):
+                low = line.lower()
                 for plugin in self.line_plugins:
                     secret_type = str(getattr(plugin, "secret_type", "secret"))
+                    if secret_type == "Secret Keyword" and not any(w in low for w in _KEYWORDS):
+                        continue  # the keyword plugin only reports values after these words
+                    if "Entropy" in secret_type and not _QUOTED_LONG.search(line):
+                        continue  # and the entropy plugins only quoted strings
                     try:
                         values = set(plugin.analyze_string(line))  # type: ignore[attr-defined]
                     except Exception:  # a plugin bug must not stop the scan

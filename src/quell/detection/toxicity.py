@@ -77,6 +77,7 @@ _ATTACK_VERBS = frozenset(
         "purge",
     ]
 )
+_HATE_VERBS = frozenset(["hate", "hates", "despise", "despises", "loathe", "detest"])
 _COPULA = frozenset(["is", "are", "was", "were", "be", "being", "am", "'s", "'re"])
 
 _THREAT = re.compile(
@@ -218,24 +219,29 @@ class ToxicityDetector:
         toks = [(m.group(0), m.span()) for m in _TOKEN.finditer(text)]
         words = [t for t, _ in toks]
         n = len(words)
-        identity_at = [i for i, w in enumerate(words) if lex.has("identity", w)]
+        sections = [lex.sections_of(w) for w in words]
+        identity_at = [i for i, secs in enumerate(sections) if "identity" in secs]
         for phrase in lex.phrases.get("dehumanize", ()):
             at = text.find(phrase)
             if at >= 0:
                 near = any(abs(toks[i][1][0] - at) < 60 for i in identity_at)
                 note("hate", 0.95 if near else 0.55, (at, at + len(phrase)), "dehumanizing")
+        dehumanize_words = lex.words.get("dehumanize", frozenset())
         for i, w in enumerate(words):
+            secs = sections[i]
+            if not secs and w not in _CUE_WORDS and w not in dehumanize_words:
+                continue  # most words are in no list: skip the window work below
             span = toks[i][1]
             negated = any(words[j] in _NEGATORS for j in range(max(0, i - 3), i))
             window = words[max(0, i - 5) : i + 4]
             if (
-                lex.has("insult", w)
-                or lex.has("strong_insult", w)
-                or (w in lex.words.get("dehumanize", ()) and i > 0 and words[i - 1] in _COPULA)
+                "insult" in secs
+                or "strong_insult" in secs
+                or (w in dehumanize_words and i > 0 and words[i - 1] in _COPULA)
             ):
                 if negated:
                     continue
-                strong = lex.has("strong_insult", w)
+                strong = "strong_insult" in secs
                 if any(abs(j - i) <= 4 and j != i for j in identity_at):
                     note("hate", 0.9, _cover(toks, i, identity_at), "insult_at_group")
                 elif any(x in _SECOND_PERSON for x in window):
@@ -247,7 +253,7 @@ class ToxicityDetector:
                     note("harassment", 0.8, span, "insult_at_person")
                 elif strong:
                     note("harassment", 0.6, span, "strong_insult")
-            elif lex.has("profanity", w):
+            elif "profanity" in secs:
                 if any(x in _SECOND_PERSON for x in window) and not negated:
                     note("harassment", 0.8, span, "swearing_at_you")
                 elif any(abs(j - i) <= 3 for j in identity_at):
@@ -256,15 +262,19 @@ class ToxicityDetector:
                     note("profanity", 0.45, span, "swearing")
             elif w in _ATTACK_VERBS and not negated and any(i < j <= i + 2 for j in identity_at):
                 note("hate", 0.8, _cover(toks, i, identity_at), "attack_on_group")
-            elif w in ("hate", "hates", "despise", "despises", "loathe", "detest") and not negated:
+            elif w in _HATE_VERBS and not negated:
                 if any(i < j <= i + 3 for j in identity_at):
                     note("hate", 0.85, _cover(toks, i, identity_at), "hatred_of_group")
                 elif i + 1 < n and words[i + 1] in _SECOND_PERSON:
                     note("harassment", 0.65, span, "hatred_of_you")
-            elif lex.has("sexual", w):
+            elif "sexual" in secs:
                 note("sexual", 0.8, span, "explicit_term")
-            elif lex.has("sexual_mild", w):
+            elif "sexual_mild" in secs:
                 note("sexual", 0.35, span, "sexual_term")
+
+
+# Words outside the lexicon that still start a rule in ToxicityDetector._words.
+_CUE_WORDS = _ATTACK_VERBS | _HATE_VERBS
 
 
 def _cover(toks: list[tuple[str, tuple[int, int]]], i: int, group_at: list[int]) -> tuple[int, int]:
