@@ -303,3 +303,41 @@ def test_checklist_steps_and_clocks_change_through_their_forms(
     r = web_client.post(url, data={"csrf": csrf, "what": "met", "reference": "DPA-2026-118"})
     assert "Notification recorded as filed." in r.text and "Met " in r.text
     assert events(db) == before + 1
+
+
+def test_declaring_an_incident_by_hand_and_markup_in_it_stays_text(
+    web_client: TestClient, seeded: dict[str, Any], db: Engine
+) -> None:
+    login(web_client, "responder")
+    board = web_client.get("/board").text
+    assert 'action="/incidents"' in board
+    csrf = csrf_of(board)
+    r = web_client.post(
+        "/incidents",
+        data={
+            "csrf": csrf,
+            "title": "<script>alert(1)</script> chatbot swears",
+            "severity": "SEV-2",
+            "archetype": "toxicity_abuse",
+            "systems": ["support-chatbot"],
+            "summary": "reported by support",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/incidents/4"
+    page = web_client.get("/incidents/4").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; chatbot swears" in page
+    assert "<script>alert(1)" not in page
+    assert "<script>alert(1)" not in web_client.get("/board").text
+    with session_scope(db) as s:
+        incident = s.get(Incident, 4)
+        assert incident is not None and incident.source == "console"
+    r = web_client.post("/incidents", data={"csrf": csrf, "title": " ", "severity": "SEV-2"})
+    assert "title must not be empty" in r.text
+    r = web_client.post("/incidents", data={"csrf": csrf, "title": "x", "severity": "SEV-7"})
+    assert "unknown severity" in html.unescape(r.text)
+    login(web_client, "viewer")
+    viewer_board = web_client.get("/board").text
+    assert 'action="/incidents"' not in viewer_board
+    r = web_client.post("/incidents", data={"csrf": csrf_of(viewer_board), "title": "x"})
+    assert r.status_code == 403

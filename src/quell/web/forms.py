@@ -88,6 +88,38 @@ def logout(
     return response
 
 
+@router.post("/incidents")
+async def declare_incident(
+    request: Request,
+    session: Session = Depends(get_session),
+    web: WebSession = Depends(signed_in),
+) -> Response:
+    """Open an incident by hand (a user report, a call from support): the board's form."""
+    form = await request.form()
+    form_guard(request, web, str(form.get("csrf", "")))
+    created: list[int] = []
+
+    def declare() -> None:
+        incident = service.create_incident(
+            session,
+            actor=web.name,
+            title=str(form.get("title", "")),
+            severity=str(form.get("severity", "")),
+            archetype=str(form.get("archetype", "")) or "unclassified",
+            summary=str(form.get("summary", "")),
+            systems=[str(v) for v in form.getlist("systems") if str(v)],
+            source="console",
+        )
+        created.append(incident.id)
+
+    response = await run_in_threadpool(act, session, "/board#declare", "", declare)
+    if created:
+        response = redirect(
+            f"/incidents/{created[0]}", kind="ok", message=f"Incident {created[0]} declared."
+        )
+    return response
+
+
 @router.post("/incidents/{incident_id}/transition")
 def transition(
     request: Request,
