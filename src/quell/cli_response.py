@@ -239,6 +239,7 @@ def update_publish(
             fields=fields,
             actor=actor,
             next_update_at=next_at,
+            machine_draft=bool(body.get("machine_draft")),
         )
     console.print(
         f"update #{published['number']} to {audience} published; next update "
