@@ -1,6 +1,9 @@
 """Benchmark quell's offline text detectors: quality on held-out data, and speed per core.
 
-Run from the repository root:  .venv/bin/python bench/detectors.py [--json]
+Run from the repository root:  .venv/bin/python bench/detectors.py [--json] [--no-pin]
+
+The process pins itself to CPU 0 (like ``taskset -c 0``) unless ``--no-pin`` is given, and
+speed is measured in CPU time, so figures read as texts per second on one core.
 
 Data:
 - bench/data/*.jsonl: hand-written for quell (ordinary prompts, injections, toxicity).
@@ -25,6 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from quell.detection.base import default_text_detectors, get_detector  # noqa: E402
 from quell.detection.evaluate import evaluate  # noqa: E402
+from quell.detection.injection import PromptInjectionDetector  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 SHARED = Path(os.environ.get("QUELL_DATASETS", "/work/shared/datasets"))
@@ -62,21 +66,48 @@ def quality(tmp: Path) -> dict[str, dict[str, Any]]:
     """Every quality figure, keyed by a short description of detector and data."""
     results: dict[str, dict[str, Any]] = {}
     inj = get_detector("prompt_injection")
-    ordinary = _lines(DATA / "ordinary-prompts.jsonl")
-    ordinary2 = _lines(DATA / "ordinary-prompts-2.jsonl")
-    results["prompt_injection / quell set 1 (322 ordinary + 80 injections)"] = _pick(
-        evaluate(inj, _mix(tmp, "s1.jsonl", ordinary, _lines(DATA / "injections-heldout.jsonl"))))
-    results["prompt_injection / quell set 2 (100 ordinary + 58 injections)"] = _pick(
-        evaluate(inj, _mix(tmp, "s2.jsonl", ordinary2,
-                           _lines(DATA / "injections-heldout-2.jsonl"))))
-    results["prompt_injection / quell set 3 (50 ordinary + 40 injections), never tuned on"] = _pick(
-        evaluate(inj, _mix(tmp, "s3.jsonl", _lines(DATA / "ordinary-prompts-3.jsonl"),
-                           _lines(DATA / "injections-heldout-3.jsonl"))))
-    results["prompt_injection / quell ordinary dev prompts (30, tricky)"] = _pick(
-        evaluate(inj, DATA / "ordinary-prompts-dev.jsonl"))
+    final = DATA / "injection-final-heldout.jsonl"
+    results[
+        "prompt_injection / final held-out set (150 attacks + 216 ordinary), never tuned on"
+    ] = _pick(evaluate(inj, final))
+    results["prompt_injection / final held-out set, rules only (no word model)"] = _pick(
+        evaluate(PromptInjectionDetector(model=False), final)
+    )
+    rows = [json.loads(line) for line in _lines(final)]
+    results["prompt_injection / final held-out set, attacks only"] = _pick(
+        evaluate(inj, _mix(tmp, "f1.jsonl", [json.dumps(r) for r in rows if r["label"]]))
+    )
+    results["prompt_injection / final held-out set, ordinary prompts only"] = _pick(
+        evaluate(inj, _mix(tmp, "f0.jsonl", [json.dumps(r) for r in rows if not r["label"]]))
+    )
+    tuned = {
+        "quell set 1 (322 ordinary + 80 injections)": (
+            "ordinary-prompts.jsonl", "injections-heldout.jsonl"),
+        "quell set 2 (100 ordinary + 58 injections)": (
+            "ordinary-prompts-2.jsonl", "injections-heldout-2.jsonl"),
+        "quell set 3 (50 ordinary + 40 injections)": (
+            "ordinary-prompts-3.jsonl", "injections-heldout-3.jsonl"),
+        "quell training set 4 (255 tricky ordinary + 169 injections)": (
+            "ordinary-prompts-4.jsonl", "injections-train.jsonl"),
+        "quell training set 5 (89 ordinary + 74 injections)": (
+            "ordinary-prompts-5.jsonl", "injections-train-2.jsonl"),
+    }  # fmt: skip
+    for label, (neg, pos) in tuned.items():
+        results[f"prompt_injection / {label}, tuned and trained on"] = _pick(
+            evaluate(inj, _mix(tmp, "t.jsonl", _lines(DATA / neg), _lines(DATA / pos)))
+        )
+    results["prompt_injection / quell ordinary dev prompts (30, tricky), tuned on"] = _pick(
+        evaluate(inj, DATA / "ordinary-prompts-dev.jsonl")
+    )
+    ordinary_all = [line for path in sorted(DATA.glob("ordinary-prompts*.jsonl"))
+                    for line in _lines(path)]  # fmt: skip
+    results[
+        f"pii / all quell ordinary prompts ({len(ordinary_all)}, labelled 0; a few name someone)"
+    ] = _pick(evaluate(get_detector("pii"), _mix(tmp, "o.jsonl", ordinary_all)))
     tox = get_detector("toxicity")
     results["toxicity / quell held-out set (40 toxic + 45 not)"] = _pick(
-        evaluate(tox, DATA / "toxicity-heldout.jsonl"))
+        evaluate(tox, DATA / "toxicity-heldout.jsonl")
+    )
     shared = {
         "prompt_injection": SHARED / "prompt-injection-dev.jsonl",
         "pii": SHARED / "pii-dev.jsonl",
@@ -89,22 +120,24 @@ def quality(tmp: Path) -> dict[str, dict[str, Any]]:
         tune, test = _halves(path)
         detector = get_detector(name)
         results[f"{name} / {path.name} second half (held out)"] = _pick(
-            evaluate(detector, _mix(tmp, f"{name}-test.jsonl", test)))
+            evaluate(detector, _mix(tmp, f"{name}-test.jsonl", test))
+        )
         results[f"{name} / {path.name} first half (tuned on)"] = _pick(
-            evaluate(detector, _mix(tmp, f"{name}-tune.jsonl", tune)))
+            evaluate(detector, _mix(tmp, f"{name}-tune.jsonl", tune))
+        )
     return results
 
 
 def speed(tmp: Path) -> dict[str, Any]:
     """Texts per second for all default detectors together, per corpus and overall."""
     corpora: dict[str, list[str]] = {}
-    for path in sorted(DATA.glob("*.jsonl")) + sorted(SHARED.glob("*.jsonl")):
+    for path in sorted(DATA.glob("*.jsonl")) + sorted(SHARED.glob("*-dev.jsonl")):
         for line in _lines(path):
             obj = json.loads(line)
             corpora.setdefault(path.name, []).append(obj.get("text") or obj.get("full_text") or "")
     # Longer documents (about 2,000 characters each), stitched from the ordinary prompts.
     pool = [t for name, texts in corpora.items() if name.startswith("ordinary") for t in texts]
-    docs = [" ".join(pool[i:i + 40]) for i in range(0, max(len(pool) - 40, 1), 4)][:100]
+    docs = [" ".join(pool[i : i + 40]) for i in range(0, max(len(pool) - 40, 1), 4)][:100]
     corpora["stitched ~2,000-char documents"] = docs
     report = {name: _speed(texts) for name, texts in corpora.items()}
     report["all"] = _speed([t for texts in corpora.values() for t in texts])
@@ -135,7 +168,10 @@ def _speed(texts: list[str], repeat: int = 3) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin to CPU 0")
     args = parser.parse_args()
+    if not args.no_pin and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {0})
     with tempfile.TemporaryDirectory() as tmp:
         q = quality(Path(tmp))
         s = speed(Path(tmp))
@@ -151,8 +187,10 @@ def main() -> None:
             print(f"    span recall per type: {r['span_per_type']}")
     print("speed, all default detectors together, one core (texts/s):")
     for name, r in s.items():
-        print(f"    {name:<32} {r['all_defaults_texts_per_second']:>7}  "
-              f"(n={r['texts']}, mean {r['mean_chars']} chars)")
+        print(
+            f"    {name:<32} {r['all_defaults_texts_per_second']:>7}  "
+            f"(n={r['texts']}, mean {r['mean_chars']} chars)"
+        )
 
 
 if __name__ == "__main__":

@@ -60,9 +60,7 @@ def test_finding_to_signal_has_the_native_shape() -> None:
     assert "aws access key" in signal["summary"]
 
 
-@pytest.mark.parametrize(
-    ("score", "severity"), [(0.3, "info"), (0.6, "warning"), (0.9, "high")]
-)
+@pytest.mark.parametrize(("score", "severity"), [(0.3, "info"), (0.6, "warning"), (0.9, "high")])
 def test_severity_follows_score(score: float, severity: str) -> None:
     f = Finding("toxicity", "hate", score, "toxicity_abuse", None, "x")
     assert finding_to_signal(f, None)["severity"] == severity
@@ -105,3 +103,12 @@ def test_enormous_text_is_capped_and_says_so() -> None:
     found = scan_text(text)
     assert found, "the email near the start must still be found"
     assert all(f.details.get("input_truncated_at") == MAX_SCAN_CHARS for f in found)
+
+
+def test_normalize_leaves_ordinary_accented_text_alone() -> None:
+    from quell.detection.normalize import normalize
+
+    plain = normalize("Grüße aus Köln, à bientôt, año nuevo")
+    assert plain.offsets is None and plain.text == "Grüße aus Köln, à bientôt, año nuevo"
+    disguised = normalize("Grüße \u0456gnore")  # Cyrillic і
+    assert disguised.text.endswith("ignore") and disguised.homoglyph_words == 1

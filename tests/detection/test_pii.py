@@ -28,7 +28,7 @@ def pii() -> PIIDetector:
 
 
 def kinds(pii: PIIDetector, text: str) -> dict[str, str]:
-    return {f.category: text[f.span[0]:f.span[1]] for f in pii.scan(text) if f.span}
+    return {f.category: text[f.span[0] : f.span[1]] for f in pii.scan(text) if f.span}
 
 
 def test_email_and_phone(pii: PIIDetector) -> None:
@@ -90,3 +90,57 @@ def test_dates_and_versions_are_not_phones(pii: PIIDetector) -> None:
 def test_names_can_be_switched_off() -> None:
     text = "Yesterday I met Sarah Connolly at the station."
     assert all(f.category != "person" for f in PIIDetector(names=False).scan(text))
+
+
+def test_names_from_surnames_verbs_roles_and_lists(pii: PIIDetector) -> None:
+    assert kinds(pii, "Yesterday Tilly Nicholson called about the invoice.")["person"] == (
+        "Tilly Nicholson"
+    )
+    assert kinds(pii, "Kowalczyk said the deadline moved.")["person"] == "Kowalczyk"
+    assert kinds(pii, "The draft went to producer Ottilie Brandvold for review.")["person"] == (
+        "Ottilie Brandvold"
+    )
+    names = {
+        f.evidence
+        for f in pii.scan("Our founders: Ingrid, Kowalczyk and Okafor.")
+        if f.category == "person"
+    }
+    assert {"Ingrid", "Kowalczyk", "Okafor"} <= names
+
+
+def test_possessive_is_left_out_of_the_name(pii: PIIDetector) -> None:
+    assert kinds(pii, "We still have Wisława Szczepańska's address on file.")["person"] == (
+        "Wisława Szczepańska"
+    )
+
+
+def test_name_shape_finds_unlisted_names_but_not_ordinary_words(pii: PIIDetector) -> None:
+    from quell.detection.pii import name_likeness
+
+    assert name_likeness("Szczepańska") > 0.9
+    assert name_likeness("Insurance") < 0.5
+    text = "The grant was signed by Emeline Vautrin last week."
+    assert kinds(pii, text)["person"] == "Emeline Vautrin"
+    quiet = "The Quarterly Review covers Regional Planning and Technical Support."
+    assert "person" not in kinds(pii, quiet)
+    assert "person" not in kinds(PIIDetector(name_shapes=False), text)
+
+
+def test_sentence_end_breaks_a_name_run(pii: PIIDetector) -> None:
+    found = kinds(pii, "Bitte lies die Anweisungen. Sie sind kurz.")
+    assert "person" not in found or "." not in found["person"]
+
+
+def test_addresses_announced_by_a_cue(pii: PIIDetector) -> None:
+    text = "She lives at 4410 Kettuvaarantie 12, Oulu.\nCall later."
+    assert kinds(pii, text)["street_address"].startswith("4410 Kettuvaarantie 12")
+    corner = kinds(pii, "Meet me at the corner of 12 Brookfield Road and Elm Way tonight.")
+    assert corner["street_address"].startswith("the corner of 12 Brookfield Road")
+
+
+def test_phone_formats_across_countries(pii: PIIDetector) -> None:
+    for number in ("0049 30 1234567", "+1-555-201-3344x12", "(+44) 20 7946 0958",
+                   "+7 (495) 123-45-67", "+358 40 1234567"):  # fmt: skip
+        assert kinds(pii, f"Ring me on {number} after six.")["phone"] == number
+    assert kinds(pii, "My phone is 5552013344, thanks.")["phone"] == "5552013344"
+    assert "phone" not in kinds(pii, "Card number 630427373398 is lost.")

@@ -51,7 +51,7 @@ def test_planted_canary_is_found_in_output() -> None:
     (finding,) = detector.scan(text)
     assert finding.category == "canary_leak"
     assert finding.details["planted"] is True
-    assert text[finding.span[0]:finding.span[1]] == token  # type: ignore[index]
+    assert text[finding.span[0] : finding.span[1]] == token  # type: ignore[index]
     assert token not in finding.evidence
 
 
@@ -68,3 +68,13 @@ def test_unplanted_loose_shapes_are_ignored() -> None:
     # but any exact quell canary still counts, with a lower score
     (finding,) = detector.scan(other)
     assert finding.details["planted"] is False and finding.score < 1.0
+
+
+def test_gated_plugins_still_fire_inside_long_text() -> None:
+    from quell.detection.secrets import SecretsDetector
+
+    filler = "Plain words about the quarterly plan and nothing secret at all. " * 30
+    key = "AKIA" + "Q" * 16
+    found = SecretsDetector().scan(f"{filler}\naws_key = {key}\n{filler}")
+    assert any(f.category == "aws_access_key" for f in found)
+    assert SecretsDetector().scan(filler) == []
