@@ -3,16 +3,21 @@
 For each store and each pre-filled size (10k, 100k, 1M signals already stored) it measures:
 
 - batched: POST /api/v1/signals with 1,000 signals per request, 2 connections;
-- single: one signal per request, 8 keep-alive connections;
+- single: one signal per request, 32 keep-alive connections (group commit shares their
+  transactions), with the answer's p50/p99;
 - receipt to incident: critical single signals sent one at a time; the 202 is sent after the
   transaction that links the alert to its incident committed, so send -> 202 bounds the time
   until the incident is visible (each answer is checked to name the incident);
 - raw: the same signal rows inserted with the driver's executemany into the same store, and
-  the batched HTTP rate as a share of it.
+  the batched HTTP rate as a share of it;
+- the server's CPU time per signal (user + system, from /proc), which a busy machine disturbs
+  far less than the rates, and the load average during the row.
 
 The server is `uvicorn` on 127.0.0.1 in its own process (access log off, as in production
-behind a proxy); the client is a minimal asyncio HTTP/1.1 client with pre-built requests, so
-that the client's own cost stays small beside the server's on this 2-core machine.
+behind a proxy; ``--workers 2`` for two processes). The load comes from `wrk` (Debian package
+``wrk``, one thread, a Lua script building the bodies) when it is installed, else from a
+minimal asyncio HTTP/1.1 client; each phase runs for ``--seconds``. The store is pre-filled
+with the driver's bulk insert (COPY on PostgreSQL), so the 1M rows take seconds.
 
     .venv/bin/python bench/ingest.py                      # SQLite and PostgreSQL, 10k/100k/1M
     .venv/bin/python bench/ingest.py --backends sqlite --prefill 10000 --quick
@@ -24,7 +29,7 @@ import argparse
 import asyncio
 import os
 import random
-import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, insert, text
+from sqlalchemy import Engine, create_engine, event, text
 
 HERE = Path(__file__).resolve().parent
 SYSTEMS = ["voice-agent", "support-chatbot", "fraud-scorer", "search-rag", "coding-agent"]
@@ -86,55 +91,121 @@ def seed(engine: Engine) -> str:
     return token
 
 
-def signal_rows(count: int, payload_id: int, start: int = 0) -> list[dict[str, Any]]:
-    """Rows shaped like intake writes them (resolved-alert history, no alert link)."""
+SIGNAL_COLUMNS = (
+    "payload_id",
+    "item_path",
+    "source",
+    "system",
+    "kind",
+    "summary",
+    "status",
+    "severity_hint",
+    "fingerprint",
+    "labels",
+    "metrics",
+    "archetype_hint",
+    "evidence",
+    "occurred_at",
+    "received_at",
+    "alert_id",
+)
+
+
+def signal_tuples(count: int, payload_id: int, start: int, *, pg: bool) -> list[tuple[Any, ...]]:
+    """Rows shaped like intake writes them (a resolved alert's history), as driver tuples."""
     now = datetime.now(UTC)
+    when: Any = now if pg else now.replace(tzinfo=None).isoformat(" ")
+    metrics = orjson.dumps({"p90_latency_s": 8.5}).decode()
     return [
-        {
-            "payload_id": payload_id,
-            "item_path": f"/signals/{i % 1000}",
-            "source": "native",
-            "system": SYSTEMS[i % len(SYSTEMS)],
-            "kind": "latency",
-            "summary": f"p90 latency high #{i}",
-            "status": "firing",
-            "severity_hint": "warning",
-            "fingerprint": f"hist-{i % 50_000}",
-            "labels": {"region": "eu-west-1", "route": f"/v1/chat/{i % 7}"},
-            "metrics": {"p90_latency_s": 8.5},
-            "archetype_hint": None,
-            "evidence": {},
-            "occurred_at": now,
-            "received_at": now,
-            "alert_id": None,
-        }
+        (
+            payload_id,
+            f"/signals/{i % 1000}",
+            "native",
+            SYSTEMS[i % len(SYSTEMS)],
+            "latency",
+            f"p90 latency high #{i}",
+            "firing",
+            "warning",
+            f"hist-{i // 20}",
+            orjson.dumps({"region": "eu-west-1", "route": f"/v1/chat/{i % 7}"}).decode(),
+            metrics,
+            None,
+            "{}",
+            when,
+            when,
+            None,
+        )
         for i in range(start, start + count)
     ]
 
 
 def prefill(engine: Engine, target: int) -> float:
-    """Bring the store to `target` stored signals with bulk inserts; returns seconds taken."""
-    from quell.ingest.models import Payload, SignalRow
+    """Bring the store to `target` stored signals and target/20 resolved alerts; returns seconds.
 
+    The driver's bulk paths (executemany on SQLite, COPY on PostgreSQL), so 1M rows take
+    seconds rather than the minutes SQLAlchemy's per-row processing would.
+    """
+    pg = engine.dialect.name == "postgresql"
     t0 = time.perf_counter()
-    with engine.begin() as conn:
-        payload_id = conn.execute(
-            insert(Payload.__table__).returning(Payload.__table__.c.id),  # type: ignore[arg-type]
-            {
-                "source": "native",
-                "received_at": datetime.now(UTC),
-                "received_by": "prefill",
-                "body": "{}",
-            },
-        ).scalar_one()
-    have = 0
-    chunk = 50_000
-    while have < target:
-        n = min(chunk, target - have)
-        with engine.begin() as conn:
-            conn.execute(insert(SignalRow.__table__), signal_rows(n, payload_id, have))  # type: ignore[arg-type]
-        have += n
-    if engine.dialect.name == "postgresql":
+    now = datetime.now(UTC)
+    when: Any = now if pg else now.replace(tzinfo=None).isoformat(" ")
+    raw: Any = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        mark = "%s" if pg else "?"
+        cur.execute(
+            f"INSERT INTO payloads (source, received_at, received_by, body) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark})",
+            ("native", when, "prefill", "{}"),
+        )
+        payload_id = cur.execute("SELECT max(id) FROM payloads").fetchone()[0]
+        alerts = [
+            (
+                f"hist-{a}",
+                "native",
+                SYSTEMS[a % len(SYSTEMS)],
+                "latency",
+                "history",
+                "warning",
+                "resolved",
+                20,
+                when,
+                when,
+                when,
+            )
+            for a in range(target // 20)
+        ]
+        alert_cols = (
+            "fingerprint, source, system, kind, summary, severity_hint, status, count,"
+            " first_seen_at, last_seen_at, resolved_at"
+        )
+        chunk = 50_000
+        for start in range(0, max(target, 1), chunk):
+            n = min(chunk, target - start)
+            if n <= 0:
+                break
+            rows = signal_tuples(n, payload_id, start, pg=pg)
+            if pg:
+                with cur.copy(f"COPY signals ({', '.join(SIGNAL_COLUMNS)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                ph = ", ".join("?" * len(SIGNAL_COLUMNS))
+                cur.executemany(
+                    f"INSERT INTO signals ({', '.join(SIGNAL_COLUMNS)}) VALUES ({ph})", rows
+                )
+        if pg:
+            with cur.copy(f"COPY alerts ({alert_cols}) FROM STDIN") as copy:
+                for row in alerts:
+                    copy.write_row(row)
+        else:
+            cur.executemany(
+                f"INSERT INTO alerts ({alert_cols}) VALUES ({', '.join('?' * 11)})", alerts
+            )
+        raw.commit()
+    finally:
+        raw.close()
+    if pg:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("ANALYZE"))
     return time.perf_counter() - t0
@@ -142,25 +213,15 @@ def prefill(engine: Engine, target: int) -> float:
 
 def raw_executemany(engine: Engine, count: int) -> float:
     """Signals/s of the driver's executemany for the same rows intake writes (no HTTP, no logic)."""
-    rows = signal_rows(count, 1, 0)
-    cols = list(rows[0])
-    is_pg = engine.dialect.name == "postgresql"
-    ph = ", ".join(["%s" if is_pg else "?"] * len(cols))
-    sql = f"INSERT INTO signals ({', '.join(cols)}) VALUES ({ph})"
-    tuples = [
-        tuple(
-            orjson.dumps(r[c]).decode()
-            if isinstance(r[c], dict)
-            else (
-                r[c].replace(tzinfo=None).isoformat(" ")
-                if isinstance(r[c], datetime) and not is_pg
-                else r[c]
-            )
-            for c in cols
-        )
-        for r in rows
-    ]
-    raw = engine.raw_connection()
+    pg = engine.dialect.name == "postgresql"
+    tuples = signal_tuples(count, 1, 0, pg=pg)
+    mark = "%s" if pg else "?"
+    values = ", ".join(
+        f"{mark}::jsonb" if pg and c in ("labels", "metrics", "evidence") else mark
+        for c in SIGNAL_COLUMNS
+    )
+    sql = f"INSERT INTO signals ({', '.join(SIGNAL_COLUMNS)}) VALUES ({values})"
+    raw: Any = engine.raw_connection()
     try:
         t0 = time.perf_counter()
         for start in range(0, count, 1000):  # one transaction per 1,000, as the batched test
@@ -176,30 +237,45 @@ def raw_executemany(engine: Engine, count: int) -> float:
 # --- the server ----------------------------------------------------------------------------
 
 
-def serve(url: str, port: int) -> None:
-    """Run quell's app under uvicorn (called in the child process)."""
-    import uvicorn
-
+def app_from_env() -> Any:
+    """The app for uvicorn's workers (``--workers 2``): the store comes from the environment."""
     from quell.api.app import create_app
     from quell.settings import Settings
     from quell.store.db import get_engine
 
-    app = create_app(Settings(database_url=url), engine=get_engine(url))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    url = os.environ["QUELL_BENCH_URL"]
+    return create_app(Settings(database_url=url), engine=get_engine(url))
 
 
-def start_server(url: str) -> tuple[subprocess.Popen[bytes], int]:
+def serve(url: str, port: int, workers: int) -> None:
+    """Run quell's app under uvicorn (called in the child process)."""
+    import uvicorn
+
+    os.environ["QUELL_BENCH_URL"] = url
+    uvicorn.run(
+        "ingest:app_from_env",
+        factory=True,
+        app_dir=str(HERE),
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], int]:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", url, str(port)],
+        [sys.executable, __file__, "--serve", url, str(port), str(workers)],
         stdout=subprocess.DEVNULL,
         stderr=sys.stderr,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -210,7 +286,24 @@ def start_server(url: str) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("the server did not start")
 
 
-# --- a minimal HTTP/1.1 client -------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of `pid` and its live children (uvicorn's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[1] is the parent pid, [11] utime, [12] stime (after the command name)
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+# --- load generators -----------------------------------------------------------------------
 
 
 def request_bytes(token: str, body: bytes) -> bytes:
@@ -222,10 +315,14 @@ def request_bytes(token: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
-async def _worker(port: int, requests: list[bytes], out: list[tuple[float, int, bytes]]) -> None:
+async def _worker(
+    port: int, requests: list[bytes], out: list[tuple[float, int, bytes]], until: float
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         for req in requests:
+            if time.perf_counter() > until:
+                break
             t0 = time.perf_counter()
             writer.write(req)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -241,18 +338,106 @@ async def _worker(port: int, requests: list[bytes], out: list[tuple[float, int, 
 
 
 def run_requests(
-    port: int, requests: list[bytes], connections: int
+    port: int, requests: list[bytes], connections: int, seconds: float = 1e9
 ) -> tuple[float, list[tuple[float, int, bytes]]]:
-    """Send `requests` over `connections` keep-alive connections; returns (wall s, results)."""
+    """Send `requests` over `connections` keep-alive connections (at most `seconds`)."""
     out: list[tuple[float, int, bytes]] = []
     shares = [requests[i::connections] for i in range(connections)]
+    until = time.perf_counter() + seconds
 
     async def main() -> None:
-        await asyncio.gather(*(_worker(port, share, out) for share in shares if share))
+        await asyncio.gather(*(_worker(port, share, out, until) for share in shares if share))
 
     t0 = time.perf_counter()
     asyncio.run(main())
     return time.perf_counter() - t0, out
+
+
+WRK_SCRIPT = """
+local systems = {"voice-agent", "support-chatbot", "fraud-scorer", "search-rag", "coding-agent"}
+local batch = %(batch)d
+local bodies = {}
+local n = 0
+local function one(i, fp)
+  return string.format('{"system":"%%s","kind":"latency",'
+    .. '"summary":"p90 latency above SLO on route %%d",'
+    .. '"severity":"warning","labels":{"region":"eu-west-1","route":"/v1/chat/%%d"},'
+    .. '"metrics":{"p90_latency_s":%%.1f},"fingerprint":"%%s"}',
+    systems[i %% 5 + 1], i %% 13, i %% 13, 8.0 + (i %% 10) / 10, fp)
+end
+function init(args)
+  math.randomseed(%(seed)d)
+  for b = 1, 16 do
+    local parts = {}
+    for i = 1, batch do
+      parts[i] = one(b * batch + i, string.format("%(prefix)s-%%d", math.random(0, %(spread)d)))
+    end
+    if batch == 1 then bodies[b] = parts[1]
+    else bodies[b] = '{"signals":[' .. table.concat(parts, ",") .. ']}' end
+  end
+end
+function request()
+  n = n + 1
+  local body = bodies[n %% 16 + 1]
+  if batch == 1 then
+    body = one(n, string.format("%(prefix)s-%%d", math.random(0, %(spread)d)))
+  end
+  return wrk.format("POST", "/api/v1/signals", {
+    ["Authorization"] = "Bearer %(token)s", ["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def run_wrk(
+    port: int, token: str, *, batch: int, connections: int, seconds: float, workdir: Path
+) -> dict[str, float]:
+    """Drive the server with wrk for `seconds`; requests/s, non-2xx count and latencies."""
+    script = workdir / f"wrk-{batch}.lua"
+    spread = 19_999 if batch > 1 else 4_999
+    prefix = "fp" if batch > 1 else "one"
+    script.write_text(
+        WRK_SCRIPT
+        % {"batch": batch, "seed": batch, "prefix": prefix, "spread": spread, "token": token}
+    )
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{int(seconds)}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
+    result: dict[str, float] = {"non_2xx": 0.0, "errors": 0.0}
+    for line in out.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            result["requests_per_s"] = float(words[1])
+        elif " requests in " in line:
+            result["requests"] = float(words[0])
+        elif line.startswith("  Non-2xx"):
+            result["non_2xx"] = float(words[-1])
+        elif line.startswith("  Socket errors"):
+            result["errors"] = sum(float(w.strip(",")) for w in words[3::2])
+        elif len(words) == 2 and words[0] in ("50%", "99%"):
+            result[f"p{words[0][:-1]}_ms"] = _ms(words[1])
+    if result["non_2xx"] or result["errors"]:
+        raise RuntimeError(f"wrk saw failures:\n{out}")
+    return result
+
+
+def _ms(text_value: str) -> float:
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text_value.endswith(unit):
+            return float(text_value[: -len(unit)]) * factor
+    return float(text_value)
 
 
 def native(i: int, fingerprint: str, severity: str = "warning") -> dict[str, Any]:
@@ -278,33 +463,64 @@ def check(results: list[tuple[float, int, bytes]]) -> None:
         raise RuntimeError(f"{len(bad)} requests failed, first: {bad[0]}")
 
 
-def bench_one(backend: str, size: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+def stored_signals(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM signals")).scalar_one())
+
+
+def load(
+    port: int, token: str, *, batch: int, connections: int, args: argparse.Namespace, workdir: Path
+) -> dict[str, float]:
+    """One throughput phase with wrk, or the asyncio client when wrk is missing."""
+    if shutil.which("wrk") and not args.no_wrk:
+        return run_wrk(
+            port, token, batch=batch, connections=connections, seconds=args.seconds, workdir=workdir
+        )
+    rnd = random.Random(batch)
+    count = args.batches if batch > 1 else args.singles
+    prefix, spread = ("fp", 20_000) if batch > 1 else ("one", 5_000)
+    reqs = []
+    for r in range(count):
+        sigs = [native(r * batch + i, f"{prefix}-{rnd.randrange(spread)}") for i in range(batch)]
+        reqs.append(request_bytes(token, orjson.dumps({"signals": sigs} if batch > 1 else sigs[0])))
+    wall, res = run_requests(port, reqs, connections, args.seconds)
+    check(res)
+    lat = [r[0] * 1000 for r in res]
+    return {
+        "requests_per_s": len(res) / wall,
+        "requests": float(len(res)),
+        "p50_ms": pct(lat, 0.5),
+        "p99_ms": pct(lat, 0.99),
+    }
+
+
+def bench_one(
+    backend: str, size: int, workers: int, args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
     url, engine, cleanup = make_store(backend, workdir)
     try:
         token = seed(engine)
         fill_s = prefill(engine, size)
-        proc, port = start_server(url)
-        rnd = random.Random(size)
+        proc, port = start_server(url, workers)
+        loads = [os.getloadavg()[0]]
         try:
             # warm-up: the correlation index is built and the code paths are hot
-            run_requests(port, [request_bytes(token, orjson.dumps(native(0, "warm")))] * 20, 1)
+            warm = [request_bytes(token, orjson.dumps(native(i, f"warm-{i}"))) for i in range(50)]
+            check(run_requests(port, warm, 2)[1])
 
-            batches = []
-            for b in range(args.batches):
-                sigs = [native(b * 1000 + i, f"fp-{rnd.randrange(20_000)}") for i in range(1000)]
-                batches.append(request_bytes(token, orjson.dumps({"signals": sigs})))
-            wall, res = run_requests(port, batches, 2)
-            check(res)
-            batched_rate = args.batches * 1000 / wall
+            before, cpu0 = stored_signals(engine), cpu_seconds(proc.pid)
+            batched = load(port, token, batch=1000, connections=2, args=args, workdir=workdir)
+            cpu1 = cpu_seconds(proc.pid)
+            stored_batched = stored_signals(engine) - before
+            loads.append(os.getloadavg()[0])
 
-            singles = [
-                request_bytes(token, orjson.dumps(native(i, f"one-{rnd.randrange(5_000)}")))
-                for i in range(args.singles)
-            ]
-            wall, res = run_requests(port, singles, 8)
-            check(res)
-            single_rate = args.singles / wall
-            single_p50 = statistics.median(r[0] for r in res) * 1000
+            before = stored_signals(engine)
+            single = load(
+                port, token, batch=1, connections=args.connections, args=args, workdir=workdir
+            )
+            cpu2 = cpu_seconds(proc.pid)
+            stored_single = stored_signals(engine) - before
+            loads.append(os.getloadavg()[0])
 
             crit = [
                 request_bytes(token, orjson.dumps(native(i, f"crit-{i}", "critical")))
@@ -314,61 +530,80 @@ def bench_one(backend: str, size: int, args: argparse.Namespace, workdir: Path) 
             check(res)
             missing = sum(1 for _, _, body in res if not orjson.loads(body)["incidents"])
             lat = [r[0] * 1000 for r in res]
+            loads.append(os.getloadavg()[0])
         finally:
             proc.terminate()
-            proc.wait(timeout=10)
-        raw_rate = raw_executemany(engine, args.batches * 1000)
+            proc.wait(timeout=30)
+        raw_rate = raw_executemany(engine, 40_000)
     finally:
         cleanup()
+    batched_rate = batched["requests_per_s"] * 1000
+    # Every answered request's signals must be in the store (requests cut off when the phase
+    # ended may add a few more, never fewer).
+    assert stored_batched >= batched["requests"] * 1000, (stored_batched, batched)
+    assert stored_single >= single["requests"], (stored_single, single)
     return {
         "backend": backend,
+        "workers": workers,
         "prefilled": size,
         "prefill_s": round(fill_s, 1),
         "batched_signals_per_s": round(batched_rate),
-        "single_requests_per_s": round(single_rate),
-        "single_p50_ms": round(single_p50, 2),
+        "batched_cpu_us_per_signal": round((cpu1 - cpu0) / max(stored_batched, 1) * 1e6, 1),
+        "single_requests_per_s": round(single["requests_per_s"]),
+        "single_p50_ms": round(single.get("p50_ms", 0.0), 2),
+        "single_p99_ms": round(single.get("p99_ms", 0.0), 2),
+        "single_cpu_us_per_request": round((cpu2 - cpu1) / max(stored_single, 1) * 1e6),
         "incident_p50_ms": round(pct(lat, 0.50), 2),
         "incident_p99_ms": round(pct(lat, 0.99), 2),
         "incident_missing": missing,
         "raw_executemany_per_s": round(raw_rate),
         "batched_vs_raw": round(batched_rate / raw_rate, 2),
+        "load_avg": round(max(loads), 1),
     }
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
-        serve(sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--serve":
+        serve(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--prefill", default="10000,100000,1000000")
-    parser.add_argument("--batches", type=int, default=40, help="1,000-signal batches")
-    parser.add_argument("--singles", type=int, default=4000, help="single-signal requests")
+    parser.add_argument("--workers", default="1", help="uvicorn workers, e.g. 1,2")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each load phase")
+    parser.add_argument("--connections", type=int, default=32, help="for single requests")
+    parser.add_argument("--batches", type=int, default=200, help="without wrk: most batches")
+    parser.add_argument("--singles", type=int, default=20000, help="without wrk: most singles")
     parser.add_argument("--latency", type=int, default=1000, help="critical signals, one at a time")
-    parser.add_argument("--quick", action="store_true", help="a tenth of the requests")
+    parser.add_argument("--no-wrk", action="store_true", help="use the asyncio client")
+    parser.add_argument("--quick", action="store_true", help="3-second phases, 100 latency probes")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     if args.quick:
-        args.batches, args.singles, args.latency = 4, 400, 100
+        args.seconds, args.latency = 3.0, 100
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
             for size in (int(s) for s in args.prefill.split(",")):
-                row = bench_one(backend, size, args, Path(tmp))
-                results.append(row)
-                print(orjson.dumps(row).decode(), flush=True)
-    header = (
-        "| store | stored before | batched signals/s | single req/s | receipt→incident p50 / p99 ms"
-        " | raw executemany rows/s | batched / raw |"
-    )
+                for workers in (int(w) for w in args.workers.split(",")):
+                    row = bench_one(backend, size, workers, args, Path(tmp))
+                    results.append(row)
+                    print(orjson.dumps(row).decode(), flush=True)
     print()
-    print(header)
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| store | workers | stored before | batched signals/s (CPU µs/signal) | single req/s"
+        " (p50 / p99 ms, CPU µs/req) | receipt→incident p50 / p99 ms | raw executemany rows/s"
+        " | batched / raw | load avg |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
         print(
-            f"| {r['backend']} | {r['prefilled']:,} | {r['batched_signals_per_s']:,} |"
-            f" {r['single_requests_per_s']:,} | {r['incident_p50_ms']} / {r['incident_p99_ms']} |"
-            f" {r['raw_executemany_per_s']:,} | {r['batched_vs_raw']} |"
+            f"| {r['backend']} | {r['workers']} | {r['prefilled']:,} |"
+            f" {r['batched_signals_per_s']:,} ({r['batched_cpu_us_per_signal']}) |"
+            f" {r['single_requests_per_s']:,} ({r['single_p50_ms']} / {r['single_p99_ms']},"
+            f" {r['single_cpu_us_per_request']}) |"
+            f" {r['incident_p50_ms']} / {r['incident_p99_ms']} |"
+            f" {r['raw_executemany_per_s']:,} | {r['batched_vs_raw']} | {r['load_avg']} |"
         )
     if args.json:
         args.json.write_text(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())

@@ -1,12 +1,15 @@
 """Intake routes: native signals, Alertmanager, PagerDuty Events v2, change events; read-back.
 
 The intake handlers read the raw body themselves and parse it once with orjson (no pydantic
-model on the fast path), then hand it to ``quell.ingest.service.receive`` in a worker thread.
-A 2xx is sent only after the transaction holding the signal has committed.
+model on the fast path), authenticate from a short-lived token cache, validate on the event
+loop and hand the items to the engine's group-commit writer (``quell.ingest.committer``). A
+2xx is sent only after the transaction holding the signal has committed.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
@@ -21,10 +24,12 @@ from quell.auth.service import Principal, authenticate_token
 from quell.errors import InvalidInput, PayloadTooLarge, QuellError, Unauthorized
 from quell.ingest import integrations as integ
 from quell.ingest import service
+from quell.ingest import tokens as token_cache
 from quell.ingest.alertmanager import parse_alertmanager
 from quell.ingest.changes import change_to_dict, record_changes
+from quell.ingest.committer import Committer
 from quell.ingest.native import parse_native
-from quell.ingest.normalise import Context
+from quell.ingest.normalise import Context, Item
 from quell.ingest.pagerduty import InvalidEvent, parse_pagerduty, routing_key_of
 from quell.store.db import session_scope
 from quell.timeutil import parse_time, utcnow
@@ -70,42 +75,64 @@ def _caller(request: Request, session: Session) -> Principal:
     return who
 
 
+async def _sender(request: Request) -> Principal:
+    """The intake caller, from the token cache when it authenticated in the last seconds."""
+    token = token_from_request(request)
+    if not token:
+        raise Unauthorized("an API token is needed: send 'Authorization: Bearer <token>'")
+    engine = request.app.state.engine
+    who = token_cache.cached(engine, token)
+    if who is None:
+        who = await run_in_threadpool(token_cache.authenticate, engine, token)
+    who.require(INTAKE_ROLE)
+    return who
+
+
 def _max_batch(request: Request) -> int:
     return int(request.app.state.settings.max_batch)
+
+
+async def _intake(
+    request: Request, source: str, parse: Callable[[Any, Context, int], list[Item]]
+) -> Response:
+    """Read, authenticate, validate, then store through group commit; 202 after the commit."""
+    received_at = utcnow()
+    parsed, text = await _read_json(request)
+    who = await _sender(request)
+    max_batch = _max_batch(request)
+    committer = Committer.for_engine(request.app.state.engine)
+
+    def items_for(known: frozenset[str]) -> list[Item]:
+        return parse(parsed, Context(received_at, known), max_batch)
+
+    # Validated here, before the writer sees it: a bad request is refused alone, unwritten.
+    known = committer.known
+    items = items_for(known if known is not None else frozenset())
+    envelope = service.Envelope(
+        source, text, who.name, received_at, items, known=known, reparse=items_for
+    )
+    result = await asyncio.wrap_future(committer.submit(envelope))
+    return _json(result.to_dict(), 202)
+
+
+def _native(parsed: Any, ctx: Context, max_batch: int) -> list[Item]:
+    return parse_native(parsed, ctx, max_batch=max_batch)
+
+
+def _alertmanager(parsed: Any, ctx: Context, max_batch: int) -> list[Item]:
+    return parse_alertmanager(parsed, ctx, max_batch=max_batch)
 
 
 @router.post("/signals", status_code=202)
 async def post_signals(request: Request) -> Response:
     """One native signal, ``{"signals": [...]}`` or a list; stored whole or refused whole."""
-    received_at = utcnow()
-    parsed, text = await _read_json(request)
-    max_batch = _max_batch(request)
-
-    def build(session: Session) -> tuple[None, list[service.Envelope]]:
-        who = _caller(request, session)
-        ctx = Context(received_at, service.known_systems(session))
-        items = parse_native(parsed, ctx, max_batch=max_batch)
-        return None, [service.Envelope("native", text, who.name, received_at, items)]
-
-    _, result = await run_in_threadpool(service.receive, request.app.state.engine, build)
-    return _json(result.to_dict(), 202)
+    return await _intake(request, "native", _native)
 
 
 @router.post("/integrations/alertmanager", status_code=202)
 async def post_alertmanager(request: Request) -> Response:
     """Alertmanager's webhook (v4); point a webhook_config here with bearer credentials."""
-    received_at = utcnow()
-    parsed, text = await _read_json(request)
-    max_batch = _max_batch(request)
-
-    def build(session: Session) -> tuple[None, list[service.Envelope]]:
-        who = _caller(request, session)
-        ctx = Context(received_at, service.known_systems(session))
-        items = parse_alertmanager(parsed, ctx, max_batch=max_batch)
-        return None, [service.Envelope("alertmanager", text, who.name, received_at, items)]
-
-    _, result = await run_in_threadpool(service.receive, request.app.state.engine, build)
-    return _json(result.to_dict(), 202)
+    return await _intake(request, "alertmanager", _alertmanager)
 
 
 def _pd_error(exc: QuellError) -> JSONResponse:
@@ -130,24 +157,30 @@ async def post_pagerduty(request: Request) -> Response:
     except QuellError as exc:
         return _pd_error(exc)
 
-    def build(session: Session) -> tuple[str, list[service.Envelope]]:
-        integration = integ.by_routing_key(session, routing_key)
-        if integration is not None:
-            sender, system = f"integration:{integration.name}", integration.system
-        elif token_from_request(request):
-            # A sender that can send headers may use an unregistered key with a token.
-            sender, system = _caller(request, session).name, None
-        else:
-            raise InvalidEvent(
-                "'routing_key' is not a known integration key (see quell.yaml integrations:)",
-                field="routing_key",
-            )
-        ctx = Context(received_at, service.known_systems(session), routing_system=system)
+    def prepare() -> tuple[str, service.Envelope]:
+        # Routing keys are credentials that change rarely; looked up per event, in a thread.
+        with session_scope(request.app.state.engine) as session:
+            integration = integ.by_routing_key(session, routing_key)
+            if integration is not None:
+                sender, system = f"integration:{integration.name}", integration.system
+            elif token_from_request(request):
+                # A sender that can send headers may use an unregistered key with a token.
+                sender, system = _caller(request, session).name, None
+            else:
+                raise InvalidEvent(
+                    "'routing_key' is not a known integration key (see quell.yaml integrations:)",
+                    field="routing_key",
+                )
+            known = service.known_systems(session)
+        ctx = Context(received_at, known, routing_system=system)
+        # The dedup key may be generated here, so the event is not parsed a second time.
         item, dedup_key = parse_pagerduty(parsed, ctx, routing_key)
-        return dedup_key, [service.Envelope("pagerduty", text, sender, received_at, [item])]
+        return dedup_key, service.Envelope("pagerduty", text, sender, received_at, [item])
 
     try:
-        dedup_key, _ = await run_in_threadpool(service.receive, request.app.state.engine, build)
+        dedup_key, envelope = await run_in_threadpool(prepare)
+        committer = Committer.for_engine(request.app.state.engine)
+        await asyncio.wrap_future(committer.submit(envelope))
     except QuellError as exc:
         return _pd_error(exc)
     return _json({"status": "success", "message": "Event processed", "dedup_key": dedup_key}, 202)

@@ -111,6 +111,16 @@ def known_systems(session: Session) -> frozenset[str]:
     return frozenset(session.scalars(select(AISystem.name)))
 
 
+def inventory_names(session: Session) -> frozenset[str]:
+    """`known_systems` on the driver's connection: the writer asks once per transaction."""
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute("SELECT name FROM ai_systems")
+        return frozenset(row[0] for row in cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def receive(engine: Engine, build: Any, *, retries: int = 1) -> tuple[Any, IngestResult]:
     """Run ``build(session) -> (answer, [Envelope])`` and store its envelopes, in one transaction.
 
@@ -219,12 +229,7 @@ def store_each(
     alert_ids = [
         None if ref is None else (new_ids[-ref - 1] if ref < 0 else ref) for ref, _ in refs
     ]
-    signal_ids = db.insert_signals(
-        [
-            _signal_row(pid, item, alert_id)
-            for (_n, pid, item), alert_id in zip(items, alert_ids, strict=True)
-        ]
-    )
+    signal_ids = db.insert_signals([(pid, item) for _n, pid, item in items], alert_ids)
     owner: dict[int, int] = {}  # alert id -> index of the first envelope that touched it
     for (n, _pid, _item), sid, aid in zip(items, signal_ids, alert_ids, strict=True):
         results[n].signal_ids.append(sid)
@@ -309,28 +314,6 @@ def _touch(
         change["ack"] = change["ack"] or s.received_at
 
 
-def _signal_row(payload_id: int, item: Item, alert_id: int | None) -> dict[str, Any]:
-    s = item.signal
-    return {
-        "payload_id": payload_id,
-        "item_path": item.item_path,
-        "source": s.source,
-        "system": s.system,
-        "kind": s.kind,
-        "summary": s.summary,
-        "status": s.status,
-        "severity_hint": s.severity_hint,
-        "fingerprint": s.fingerprint,
-        "labels": s.labels,
-        "metrics": s.metrics,
-        "archetype_hint": s.archetype_hint,
-        "evidence": s.evidence,
-        "occurred_at": s.occurred_at,
-        "received_at": s.received_at,
-        "alert_id": alert_id,
-    }
-
-
 # --- driver-level statements ---------------------------------------------------------------
 
 _PAYLOAD_COLUMNS = ("source", "received_at", "received_by", "body")
@@ -413,6 +396,7 @@ class _Driver:
         self.raw: Any = connection.connection.dbapi_connection
         self.sql = _SQL[self.pg]
         self.dbapi_error: type[Exception] = connection.dialect.loaded_dbapi.Error
+        self._times: dict[datetime, Any] = {}
 
     @contextmanager
     def _cursor(self, sql: str) -> Iterator[Any]:
@@ -425,22 +409,20 @@ class _Driver:
         finally:
             cursor.close()
 
-    def _value(self, column: str, value: Any) -> Any:
-        if column in _JSON_COLUMNS:
-            return orjson.dumps(value).decode()
-        if isinstance(value, datetime):
-            value = as_utc(value)
-            return value if self.pg else value.replace(tzinfo=None).isoformat(" ", "microseconds")
-        return value
+    def time(self, value: datetime | None) -> Any:
+        """A time as the UTCDateTime column type writes it (naive UTC text on SQLite)."""
+        if value is None:
+            return None
+        found = self._times.get(value)
+        if found is None:
+            # A request's signals share their receipt time: each distinct time is made once.
+            utc = as_utc(value)
+            found = utc if self.pg else utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+            self._times[value] = found
+        return found
 
-    def _time(self, value: datetime | None) -> Any:
-        return None if value is None else self._value("", value)
-
-    def _insert(
-        self, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
-    ) -> list[int]:
+    def _insert(self, table: str, params: list[tuple[Any, ...]]) -> list[int]:
         sql = self.sql[table]
-        params = [tuple(self._value(c, row[c]) for c in columns) for row in rows]
         with self._cursor(sql) as cursor:
             if self.pg:
                 if len(params) == 1:
@@ -461,22 +443,61 @@ class _Driver:
         return list(range(last - len(params) + 1, last + 1))
 
     def insert_payloads(self, envelopes: Sequence[Envelope]) -> list[int]:
-        rows = [
-            {
-                "source": e.source,
-                "received_at": e.received_at,
-                "received_by": e.received_by[:100],
-                "body": e.body,
-            }
-            for e in envelopes
-        ]
-        return self._insert("payloads", _PAYLOAD_COLUMNS, rows)
+        t = self.time
+        params = [(e.source, t(e.received_at), e.received_by[:100], e.body) for e in envelopes]
+        return self._insert("payloads", params)
 
     def insert_alerts(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        return self._insert("alerts", _ALERT_COLUMNS, rows)
+        t = self.time
+        params = [
+            (
+                r["fingerprint"],
+                r["source"],
+                r["system"],
+                r["kind"],
+                r["summary"],
+                r["severity_hint"],
+                r["status"],
+                r["count"],
+                t(r["first_seen_at"]),
+                t(r["last_seen_at"]),
+                t(r["acknowledged_at"]),
+                t(r["resolved_at"]),
+                r["incident_id"],
+            )
+            for r in rows
+        ]
+        return self._insert("alerts", params)
 
-    def insert_signals(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        return self._insert("signals", _SIGNAL_COLUMNS, rows)
+    def insert_signals(
+        self, items: Sequence[tuple[int, Item]], alert_ids: Sequence[int | None]
+    ) -> list[int]:
+        t = self.time
+        dumps = orjson.dumps
+        params = []
+        for (payload_id, item), alert_id in zip(items, alert_ids, strict=True):
+            s = item.signal
+            params.append(
+                (
+                    payload_id,
+                    item.item_path,
+                    s.source,
+                    s.system,
+                    s.kind,
+                    s.summary,
+                    s.status,
+                    s.severity_hint,
+                    s.fingerprint,
+                    dumps(s.labels).decode(),
+                    dumps(s.metrics).decode(),
+                    s.archetype_hint,
+                    dumps(s.evidence).decode(),
+                    t(s.occurred_at),
+                    t(s.received_at),
+                    alert_id,
+                )
+            )
+        return self._insert("signals", params)
 
     def open_alerts(self, fingerprints: set[str]) -> dict[str, tuple[int, int | None]]:
         """Open alert (id, incident_id) per fingerprint, through the partial unique index."""
@@ -500,10 +521,10 @@ class _Driver:
         params = [
             (
                 c["count"],
-                self._time(c["last"]),
+                self.time(c["last"]),
                 c["status"],
-                self._time(c["resolved"]),
-                self._time(c["ack"]),
+                self.time(c["resolved"]),
+                self.time(c["ack"]),
                 c["id"],
             )
             for c in changes
