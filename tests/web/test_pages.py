@@ -143,7 +143,9 @@ def test_every_page_reads_without_javascript(
         assert text in incident, text
     assert web_client.get("/incidents/999").status_code == 404
     assert "fraud-gbm-2026-11-02" in web_client.get("/systems").text
-    assert "queue refunds for a human agent" in web_client.get("/systems/refunds-agent").text
+    agent = web_client.get("/systems/refunds-agent").text
+    assert "queue refunds for a human agent" in agent
+    assert "<dt>Guard</dt>" in agent and "revoked since" in agent  # by the demo's SEV-1 policy
     assert web_client.get("/systems/nope").status_code == 404
     risks = web_client.get("/risks").text
     assert risks.index("RISK-001") < risks.index("RISK-003")  # score 15 before score 9

@@ -418,3 +418,11 @@ def escalation(session: Session, incident: Incident) -> Panel:
         if team is not None:
             people.extend(m.name for m in team.members)
     return Panel(available=True, data=view, extra={"people": list(dict.fromkeys(people))})
+
+
+def guard_status(session: Session, system: str) -> Panel:
+    """An agent's containment state and fail mode, as the guard reports it."""
+    fn = _function("quell.remediation.guard", "guard_status")
+    if fn is None:
+        return unavailable("the guard (quell.remediation.guard)")
+    return Panel(available=True, data=fn(session, system))
