@@ -190,6 +190,7 @@ def system_page(
         risks=[
             inventory.risk_to_dict(session, r) for r in inventory.list_risks(session, system=name)
         ],
+        guard=features.guard_status(session, system.name) if system.kind == "agent" else None,
     )
 
 
