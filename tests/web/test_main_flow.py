@@ -5,7 +5,6 @@ incident is resolved and its postmortem is written and exported."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +15,11 @@ from sqlalchemy import Engine
 from quell.auth.service import create_token, create_user
 from quell.config import apply_config, load_config
 from quell.demo import DEMO_PASSWORD, demo_config_path
+from quell.detection.pipeline import Correlator
 from quell.store.db import session_scope
 from tests.web.conftest import answer_open_gates, browser_login, shot
 
 pytestmark = pytest.mark.browser
-
-# Each step needs one phase besides the console; a missing one skips the flow by name.
-PIECES = {
-    "quell.ingest.service": "signal intake (POST /api/v1/signals)",
-    "quell.detection.pipeline": "correlation (signals -> incident)",
-    "quell.remediation.actions": "containment actions and the kill switch",
-    "quell.remediation.guard": "the guard that the kill switch revokes",
-    "quell.communication.what_we_know": "What We Know updates",
-    "quell.postmortem.service": "postmortems",
-    "quell.postmortem.export": "postmortem export",
-}
 
 # The demo inventory, with the two-person rule on high-criticality systems and no
 # pre-approval policy, so the kill switch waits for a second person to approve it.
@@ -41,18 +30,9 @@ containment:
 """
 
 
-def _missing() -> list[str]:
-    return [what for module, what in PIECES.items() if importlib.util.find_spec(module) is None]
-
-
 @pytest.fixture()
 def inventory(db: Engine, tmp_path: Path) -> dict[str, str]:
     """Demo systems and users, no incident yet; an intake token for the sender."""
-    missing = _missing()
-    if missing:
-        pytest.skip("not in this build yet: " + "; ".join(missing))
-    from quell.detection.pipeline import Correlator
-
     Correlator.forget(db)  # the correlation index is per engine; start from the empty store
     config_file = tmp_path / "quell.yaml"
     config_file.write_text(demo_config_path().read_text("utf-8") + RULES, encoding="utf-8")
