@@ -9,6 +9,7 @@ loop and hand the items to the engine's group-commit writer (``quell.ingest.comm
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
@@ -35,6 +36,7 @@ from quell.store.db import session_scope
 from quell.timeutil import parse_time, utcnow
 
 router = APIRouter(tags=["ingest"])
+log = logging.getLogger("quell.ingest")
 
 # Largest request body intake reads; a longer one is refused with 413 before it is parsed.
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024
@@ -44,6 +46,11 @@ INTAKE_ROLE: Final = "reporter"  # reporter, responder or admin
 class MalformedJSON(QuellError):
     status_code = 400
     code = "malformed_json"
+
+
+class NotStored(QuellError):
+    status_code = 503
+    code = "not_stored"
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -111,8 +118,21 @@ async def _intake(
     envelope = service.Envelope(
         source, text, who.name, received_at, items, known=known, reparse=items_for
     )
-    result = await asyncio.wrap_future(committer.submit(envelope))
+    result = await _committed(committer, envelope)
     return _json(result.to_dict(), 202)
+
+
+async def _committed(committer: Committer, envelope: service.Envelope) -> service.IngestResult:
+    """Wait for the envelope's commit; a store failure becomes a 5xx saying nothing was stored."""
+    try:
+        return await asyncio.wrap_future(committer.submit(envelope))
+    except QuellError:
+        raise
+    except Exception as exc:
+        log.exception("intake: a %s request was not stored", envelope.source)
+        raise NotStored(
+            "the request was not stored (a database error); sending it again is safe"
+        ) from exc
 
 
 def _native(parsed: Any, ctx: Context, max_batch: int) -> list[Item]:
@@ -136,7 +156,10 @@ async def post_alertmanager(request: Request) -> Response:
 
 
 def _pd_error(exc: QuellError) -> JSONResponse:
-    status = exc.status_code if exc.status_code in (401, 403, 413) else 400
+    status = exc.status_code
+    if status >= 500:  # not stored: PagerDuty senders retry on 5xx
+        return JSONResponse({"status": "error", "message": exc.message}, status_code=status)
+    status = status if status in (401, 403, 413) else 400
     body: dict[str, Any] = {
         "status": "invalid event",
         "message": "Event object is invalid",
@@ -179,8 +202,7 @@ async def post_pagerduty(request: Request) -> Response:
 
     try:
         dedup_key, envelope = await run_in_threadpool(prepare)
-        committer = Committer.for_engine(request.app.state.engine)
-        await asyncio.wrap_future(committer.submit(envelope))
+        await _committed(Committer.for_engine(request.app.state.engine), envelope)
     except QuellError as exc:
         return _pd_error(exc)
     return _json({"status": "success", "message": "Event processed", "dedup_key": dedup_key}, 202)

@@ -24,6 +24,7 @@ from quell.store.db import session_scope
 
 TOKEN_TTL_S: Final = 5.0
 
+_clock = time.monotonic  # a seam for tests that need an entry to expire
 _entries: dict[tuple[int, str], tuple[Principal, float]] = {}
 _guard = threading.Lock()
 
@@ -39,7 +40,7 @@ def cached(engine: Engine, token: str) -> Principal | None:
     if found is None:
         return None
     who, expires = found
-    if time.monotonic() >= expires:
+    if _clock() >= expires:
         _entries.pop(key, None)
         return None
     return who
@@ -50,7 +51,7 @@ def authenticate(engine: Engine, token: str) -> Principal:
     with session_scope(engine) as session:
         who = authenticate_token(session, token)
     with _guard:
-        _entries[_key(engine, token)] = (who, time.monotonic() + TOKEN_TTL_S)
+        _entries[_key(engine, token)] = (who, _clock() + TOKEN_TTL_S)
     return who
 
 
