@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from quell import __version__
+from quell.auth.service import ROLES
 from quell.errors import QuellError
 from quell.settings import Settings
 from quell.store import db
@@ -355,7 +356,7 @@ def token() -> None:
 
 @token.command("create")
 @click.option("--name", required=True, help="Who the token acts as (shown on the timeline).")
-@click.option("--role", required=True, type=click.Choice(["reporter", "viewer", "responder", "admin"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 def token_create(name: str, role: str) -> None:
     """Create an API token and print it (it is shown only once)."""
     from quell.auth.service import create_token
@@ -372,7 +373,7 @@ def user() -> None:
 
 @user.command("create")
 @click.option("--username", required=True)
-@click.option("--role", required=True, type=click.Choice(["reporter", "viewer", "responder", "admin"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.password_option()
 def user_create(username: str, role: str, password: str) -> None:
     """Create a console user; the password is stored argon2-hashed."""

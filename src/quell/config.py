@@ -35,7 +35,17 @@ class QuellConfig(Strict):
 EXTRA_SECTIONS: dict[str, tuple[type[Any], Any]] = {}
 
 # The modules that register sections when imported; a phase adds its module here.
-SECTION_MODULES: tuple[str, ...] = ("quell.remediation.guard", "quell.ingest.integrations", "quell.detection.rules", "quell.escalation.config", "quell.remediation.policies", "quell.remediation.gates", "quell.remediation.playbooks", "quell.communication.cadence", "quell.postmortem.guard")
+SECTION_MODULES: tuple[str, ...] = (
+    "quell.remediation.guard",
+    "quell.ingest.integrations",
+    "quell.detection.rules",
+    "quell.escalation.config",
+    "quell.remediation.policies",
+    "quell.remediation.gates",
+    "quell.remediation.playbooks",
+    "quell.communication.cadence",
+    "quell.postmortem.guard",
+)
 
 
 def register_section(key: str, model: type[Any], apply: Any) -> None:

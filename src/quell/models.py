@@ -4,10 +4,8 @@ Each phase keeps its tables beside its logic (``<phase>/models.py``); this modul
 """
 
 from quell.auth.models import ApiToken, User
-from quell.detection.correlation_models import CorrelationGroup, CorrelationSetting, IncidentLink  # noqa: F401
-from quell.incidents.models import Incident, RoleAssignment, TimelineEvent, incident_systems
-from quell.ingest.models import Alert, ChangeEvent, Integration, Payload, SignalRow  # noqa: F401
 from quell.compliance.models import ClockAnchor  # noqa: F401
+from quell.detection.correlation_models import CorrelationGroup, IncidentLink  # noqa: F401
 from quell.escalation.models import (  # noqa: F401
     Delivery,
     Escalation,
@@ -15,6 +13,8 @@ from quell.escalation.models import (  # noqa: F401
     NotificationChannel,
     OnCallSchedule,
 )
+from quell.incidents.models import Incident, RoleAssignment, TimelineEvent, incident_systems
+from quell.ingest.models import Alert, ChangeEvent, Integration, Payload, SignalRow  # noqa: F401
 from quell.inventory.models import (
     AISystem,
     Risk,
@@ -23,10 +23,11 @@ from quell.inventory.models import (
     risk_incidents,
     system_dependencies,
 )
+from quell.postmortem.models import Postmortem  # noqa: F401
 from quell.remediation import guard_models  # noqa: F401  (guard tables)
-from quell.postmortem.models import Postmortem, ResponseSetting  # noqa: F401
 from quell.remediation.action_models import ContainmentAction  # noqa: F401
 from quell.scheduler import ScheduledJob  # noqa: F401
+from quell.store.sections import ConfigSection  # noqa: F401
 
 __all__ = [
     "AISystem",

@@ -133,9 +133,9 @@ playbooks:
     with pytest.raises(ConfigError) as err:
         apply_config(store, *load_config(path))
     assert "dup" in err.value.message
-    from quell.postmortem.settings import get_setting
+    from quell.store.sections import stored_section
 
-    assert get_setting(store, "playbooks") is None
+    assert stored_section(store, "playbooks") is None
 
 
 def _events(db: Engine, kind: str) -> int:

@@ -66,9 +66,9 @@ class CommunicationSection(BaseModel):
 
 
 def settings(session: Session) -> CommunicationSection:
-    from quell.postmortem.settings import get_setting
+    from quell.store.sections import stored_section
 
-    stored = get_setting(session, SETTING_KEY)
+    stored = stored_section(session, SETTING_KEY)
     return CommunicationSection.model_validate(stored or {})
 
 
@@ -124,9 +124,9 @@ def update_state(
 
 
 def _apply_section(session: Session, section: CommunicationSection) -> dict[str, str]:
-    from quell.postmortem.settings import put_setting
+    from quell.store.sections import store_section
 
-    return {"settings": put_setting(session, SETTING_KEY, section.model_dump(mode="json"))}
+    return {"settings": store_section(session, SETTING_KEY, section.model_dump(mode="json"))}
 
 
 register_section(SETTING_KEY, CommunicationSection, _apply_section)

@@ -15,16 +15,6 @@ from quell.store.base import Base, JSONType
 from quell.timeutil import utcnow
 
 
-class CorrelationSetting(Base):
-    """One applied quell.yaml section of detection (`correlation`, `severity_policies`)."""
-
-    __tablename__ = "correlation_settings"
-
-    key: Mapped[str] = mapped_column(String(60), primary_key=True)
-    value: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class CorrelationGroup(Base):
     """What the correlator knows about an incident it feeds: group key, counts, metrics."""
 

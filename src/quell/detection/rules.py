@@ -1,7 +1,7 @@
 """The `correlation:` and `severity_policies:` sections of quell.yaml: shapes, defaults, storage.
 
 Both are data with documented defaults (docs/correlation.md). Applying quell.yaml stores the
-validated section in the `correlation_settings` table, so every quell process reads the same
+validated section in the store (`quell.store.sections`), so every quell process reads the same
 rules; a running correlator picks up a change within seconds.
 """
 
@@ -12,14 +12,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from quell.config import register_section
-from quell.detection.correlation_models import CorrelationSetting
 from quell.detection.severity import DEFAULT_RULES, SeverityRule
 from quell.inventory.schemas import Strict
-from quell.timeutil import utcnow
+from quell.store.sections import sections_changed_at, store_section, stored_section
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -159,39 +157,26 @@ class SeverityPolicies(Strict):
         return [*(DEFAULT_RULES if self.include_defaults else []), *self.rules]
 
 
-def _store(session: Session, key: str, value: dict[str, Any]) -> str:
-    row = session.get(CorrelationSetting, key)
-    if row is None:
-        session.add(CorrelationSetting(key=key, value=value, updated_at=utcnow()))
-        session.flush()
-        return "created"
-    if row.value == value:
-        return "unchanged"
-    row.value = value
-    row.updated_at = utcnow()
-    session.flush()
-    return "updated"
-
-
 def apply_correlation(session: Session, section: CorrelationRules) -> dict[str, str]:
-    return {"rules": _store(session, "correlation", section.model_dump(mode="json"))}
+    return {"rules": store_section(session, "correlation", section.model_dump(mode="json"))}
 
 
 def apply_severity(session: Session, section: SeverityPolicies) -> dict[str, str]:
-    return {"policies": _store(session, "severity_policies", section.model_dump(mode="json"))}
+    return {
+        "policies": store_section(session, "severity_policies", section.model_dump(mode="json"))
+    }
 
 
 def load_rules(session: Session) -> tuple[CorrelationRules, SeverityPolicies]:
     """The stored sections, or the defaults when quell.yaml never set them."""
-    rows = {r.key: r.value for r in session.scalars(select(CorrelationSetting))}
-    correlation = CorrelationRules.model_validate(rows.get("correlation", {}))
-    severity = SeverityPolicies.model_validate(rows.get("severity_policies", {}))
+    correlation = CorrelationRules.model_validate(stored_section(session, "correlation") or {})
+    severity = SeverityPolicies.model_validate(stored_section(session, "severity_policies") or {})
     return correlation, severity
 
 
 def rules_version(session: Session) -> datetime | None:
     """When the stored rules last changed: a cheap way for a correlator to notice an apply."""
-    return session.scalar(select(func.max(CorrelationSetting.updated_at)))
+    return sections_changed_at(session, ("correlation", "severity_policies"))
 
 
 register_section("correlation", CorrelationRules, apply_correlation)

@@ -28,9 +28,9 @@ class PostmortemSection(BaseModel):
 
 
 def policy(session: Session) -> PostmortemSection:
-    from quell.postmortem.settings import get_setting
+    from quell.store.sections import stored_section
 
-    return PostmortemSection.model_validate(get_setting(session, SETTING_KEY) or {})
+    return PostmortemSection.model_validate(stored_section(session, SETTING_KEY) or {})
 
 
 def require_postmortem(session: Session, incident: Incident, current: str, target: str) -> None:
@@ -57,9 +57,9 @@ def require_postmortem(session: Session, incident: Incident, current: str, targe
 
 
 def _apply_section(session: Session, section: PostmortemSection) -> dict[str, str]:
-    from quell.postmortem.settings import put_setting
+    from quell.store.sections import store_section
 
-    return {"policy": put_setting(session, SETTING_KEY, section.model_dump(mode="json"))}
+    return {"policy": store_section(session, SETTING_KEY, section.model_dump(mode="json"))}
 
 
 register_section(SETTING_KEY, PostmortemSection, _apply_section)

@@ -34,13 +34,3 @@ class Postmortem(Base):
     updated_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class ResponseSetting(Base):
-    """One quell.yaml section of the response phases (communication, postmortem, playbooks)."""
-
-    __tablename__ = "response_settings"
-
-    key: Mapped[str] = mapped_column(String(60), primary_key=True)
-    value: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

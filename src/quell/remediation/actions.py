@@ -25,7 +25,7 @@ from quell.inventory.models import AISystem
 from quell.inventory.schemas import Criticality, Strict
 from quell.remediation.action_models import ACTION_TYPES, ContainmentAction
 from quell.remediation.connectors import ActionRequest, ConnectorResult, resolve_connector
-from quell.remediation.sections import store_section, stored_section
+from quell.store.sections import store_section, stored_section
 from quell.timeutil import iso, utcnow
 from quell.validation import describe, field_path
 

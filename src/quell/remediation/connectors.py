@@ -25,7 +25,7 @@ from quell.config import register_section
 from quell.errors import InvalidInput
 from quell.inventory.schemas import Name, Strict
 from quell.remediation.action_models import ACTION_TYPES
-from quell.remediation.sections import store_section, stored_section
+from quell.store.sections import store_section, stored_section
 
 SECTION: Final = "connectors"
 SIGNATURE_HEADER: Final = "X-Quell-Signature"

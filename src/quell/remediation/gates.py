@@ -29,7 +29,7 @@ from quell.incidents.timeline import append_event
 from quell.inventory.schemas import Criticality, Strict, SystemKind
 from quell.remediation.action_models import ACTION_TYPES, ContainmentAction
 from quell.remediation.actions import ACTION_KINDS, action_to_dict, create_action, eligible
-from quell.remediation.sections import store_section, stored_section
+from quell.store.sections import store_section, stored_section
 from quell.timeutil import iso, utcnow
 
 SECTION: Final = "decision_gates"

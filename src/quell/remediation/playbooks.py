@@ -152,9 +152,9 @@ def _merged(extra: Catalogue | None) -> Catalogue:
 
 def configured_catalogue(session: Session) -> Catalogue | None:
     """The quell.yaml `playbooks:` section as stored, or None."""
-    from quell.postmortem.settings import get_setting
+    from quell.store.sections import stored_section
 
-    stored = get_setting(session, SETTING_KEY)
+    stored = stored_section(session, SETTING_KEY)
     return _catalogue(PlaybooksSection.model_validate(stored)) if stored else None
 
 
@@ -187,7 +187,7 @@ def steps_for(
 
 
 def _apply_section(session: Session, section: PlaybooksSection) -> dict[str, str]:
-    from quell.postmortem.settings import put_setting
+    from quell.store.sections import store_section
 
     ids = [s.id for steps in _catalogue(section).values() for s in steps]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -195,7 +195,7 @@ def _apply_section(session: Session, section: PlaybooksSection) -> dict[str, str
         raise InvalidInput(
             f"step id(s) {', '.join(duplicates)} appear more than once", field="playbooks"
         )
-    outcome = put_setting(session, SETTING_KEY, section.model_dump(mode="json"))
+    outcome = store_section(session, SETTING_KEY, section.model_dump(mode="json"))
     return {"steps": f"{outcome} ({len(ids)} configured)"}
 
 

@@ -34,7 +34,7 @@ from quell.remediation.actions import (
     create_action,
     eligible,
 )
-from quell.remediation.sections import store_section, stored_section
+from quell.store.sections import store_section, stored_section
 
 SECTION: Final = "containment_policies"
 
