@@ -23,8 +23,12 @@ POLICY = {
         "send_email": {"to": {"pattern": r"@example\.com$"}},
     },
     "rate_limits": [{"tool": "search_*", "max_calls": 3, "per_seconds": 60}],
-    "spend": {"max_per_action": 100, "approval_over": 20, "max_per_window": 150,
-              "window_seconds": 3600},
+    "spend": {
+        "max_per_action": 100,
+        "approval_over": 20,
+        "max_per_window": 150,
+        "window_seconds": 3600,
+    },
     "data_classes": {"allowed": ["public"], "approval": ["pii"]},
 }
 
@@ -75,9 +79,7 @@ def test_spend_limits(policy: AgentPolicy) -> None:
     )
     assert decide(policy, ProposedAction("search_web", cost=101), now=0).outcome == "deny"
     spent = [PastAction("refund", at=50, cost=140)]
-    assert decide(policy, ProposedAction("search_web", cost=15), spent, now=100).outcome == (
-        "deny"
-    )
+    assert decide(policy, ProposedAction("search_web", cost=15), spent, now=100).outcome == ("deny")
 
 
 def test_data_class_scope(policy: AgentPolicy) -> None:
@@ -91,8 +93,12 @@ def test_decision_becomes_a_finding(policy: AgentPolicy) -> None:
     action = ProposedAction("shell", agent="ops-bot")
     finding = decision_to_finding(action, decide(policy, action, now=0))
     assert finding is not None and finding.archetype == "agentic_misalignment"
-    assert decision_to_finding(ProposedAction("search_web"),
-                               decide(policy, ProposedAction("search_web"), now=0)) is None
+    assert (
+        decision_to_finding(
+            ProposedAction("search_web"), decide(policy, ProposedAction("search_web"), now=0)
+        )
+        is None
+    )
 
 
 @pytest.mark.parametrize(

@@ -18,15 +18,17 @@ from quell.detection.backends import (
 from quell.errors import InvalidInput
 
 
-def test_missing_transformers_names_the_extra(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_transformers_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "transformers", None)
     with pytest.raises(BackendUnavailable, match=r"quell\[transformers\]"):
         TransformersClassifier(tmp_path)
 
 
-def test_missing_onnxruntime_names_the_extra(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_onnxruntime_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model = tmp_path / "m.onnx"
     model.write_bytes(b"not really a model")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
@@ -57,9 +59,11 @@ def tiny_linear_model(path: Path, size: int, weights: np.ndarray) -> None:
     w = numpy_helper.from_array(weights.astype(np.float32), "W")
     b = numpy_helper.from_array(np.zeros(2, dtype=np.float32), "B")
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["features", "W"], ["z"]),
-         helper.make_node("Add", ["z", "B"], ["logits"]),
-         helper.make_node("Softmax", ["logits"], ["probs"], axis=1)],
+        [
+            helper.make_node("MatMul", ["features", "W"], ["z"]),
+            helper.make_node("Add", ["z", "B"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
+        ],
         "tiny",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, [1, size])],
         [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [1, 2])],
@@ -78,9 +82,17 @@ def test_tiny_onnx_model_behind_the_detector_interface(tmp_path: Path) -> None:
     weights[:, 1] = trigger * 20  # class 1 lights up for texts that share its features
     path = tmp_path / "tiny.onnx"
     tiny_linear_model(path, size, weights)
-    detector = build_backend({"type": "onnx", "path": str(path), "features": size,
-                              "name": "tiny", "category": "attack",
-                              "archetype": "prompt_injection", "threshold": 0.9})
+    detector = build_backend(
+        {
+            "type": "onnx",
+            "path": str(path),
+            "features": size,
+            "name": "tiny",
+            "category": "attack",
+            "archetype": "prompt_injection",
+            "threshold": 0.9,
+        }
+    )
     (finding,) = detector.scan("attack attack attack")
     assert finding.detector == "tiny" and finding.category == "attack"
     assert finding.archetype == "prompt_injection" and finding.score >= 0.9

@@ -69,10 +69,13 @@ def test_span_level_evaluation(tmp_path: Path) -> None:
             {"entity_type": "ORGANIZATION", "start_position": 0, "end_position": 4},
         ],
     }
-    bad_span = {"full_text": "x", "spans": [{"entity_type": "PERSON", "start_position": 0,
-                                              "end_position": 9}]}
-    path = write_lines(tmp_path / "pii.jsonl", [jl(record), jl({"full_text": "ok", "spans": []}),
-                                                 jl(bad_span)])
+    bad_span = {
+        "full_text": "x",
+        "spans": [{"entity_type": "PERSON", "start_position": 0, "end_position": 9}],
+    }
+    path = write_lines(
+        tmp_path / "pii.jsonl", [jl(record), jl({"full_text": "ok", "spans": []}), jl(bad_span)]
+    )
     result = evaluate(PIIDetector(), path)
     span = result["span"]
     assert span["gold_spans"] == 2  # ORGANIZATION is not a type the detector covers
@@ -87,8 +90,9 @@ def make_cli() -> click.Group:
 
 
 def test_eval_detector_command_prints_json(labelled: Path) -> None:
-    res = CliRunner().invoke(make_cli(), ["eval", "detector", "prompt_injection",
-                                          str(labelled), "--json"])
+    res = CliRunner().invoke(
+        make_cli(), ["eval", "detector", "prompt_injection", str(labelled), "--json"]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     for key in ("precision", "recall", "f1", "balanced_accuracy", "texts_per_second"):
@@ -111,12 +115,15 @@ def test_register_reuses_an_existing_eval_group() -> None:
 
 
 def test_scan_json_skips_malformed_lines(tmp_path: Path) -> None:
-    path = write_lines(tmp_path / "out.jsonl", [
-        jl({"text": "Contact me at someone@example.org"}),
-        b"oops",
-        jl({"message": "wrong field"}),
-        jl("a bare string line is fine too"),
-    ])
+    path = write_lines(
+        tmp_path / "out.jsonl",
+        [
+            jl({"text": "Contact me at someone@example.org"}),
+            b"oops",
+            jl({"message": "wrong field"}),
+            jl("a bare string line is fine too"),
+        ],
+    )
     res = CliRunner().invoke(make_cli(), ["scan", str(path), "--json", "--detectors", "pii"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
@@ -141,13 +148,28 @@ def test_scan_sends_native_signals(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         return httpx.Response(202, json={"accepted": True})
 
     real_client = httpx.Client
-    monkeypatch.setattr(httpx, "Client",
-                        lambda **kw: real_client(transport=httpx.MockTransport(handler), **kw))
-    path = write_lines(tmp_path / "out.jsonl",
-                       [jl({"text": f"mail user{i}@example.com"}) for i in range(3)])
-    res = CliRunner().invoke(make_cli(), ["scan", str(path), "--detectors", "pii", "--json",
-                                          "--send", "http://quell.test", "--token", "T",
-                                          "--system", "bot"])
+    monkeypatch.setattr(
+        httpx, "Client", lambda **kw: real_client(transport=httpx.MockTransport(handler), **kw)
+    )
+    path = write_lines(
+        tmp_path / "out.jsonl", [jl({"text": f"mail user{i}@example.com"}) for i in range(3)]
+    )
+    res = CliRunner().invoke(
+        make_cli(),
+        [
+            "scan",
+            str(path),
+            "--detectors",
+            "pii",
+            "--json",
+            "--send",
+            "http://quell.test",
+            "--token",
+            "T",
+            "--system",
+            "bot",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert len(seen) == 1
     req = seen[0]
@@ -159,11 +181,17 @@ def test_scan_sends_native_signals(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert json.loads(res.output)["summary"]["signals_sent"] == 3
 
 
-def test_scan_send_failure_is_a_one_line_error(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scan_send_failure_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_client = httpx.Client
-    monkeypatch.setattr(httpx, "Client", lambda **kw: real_client(
-        transport=httpx.MockTransport(lambda r: httpx.Response(401, text="bad token")), **kw))
+    monkeypatch.setattr(
+        httpx,
+        "Client",
+        lambda **kw: real_client(
+            transport=httpx.MockTransport(lambda r: httpx.Response(401, text="bad token")), **kw
+        ),
+    )
     path = write_lines(tmp_path / "out.jsonl", [jl({"text": "mail a@example.com"})])
     res = CliRunner().invoke(make_cli(), ["scan", str(path), "--send", "http://q.test"])
     assert res.exit_code == 2 and "401" in res.output
