@@ -116,9 +116,12 @@ def test_eu_ai_act_deadlines_by_case(db: Engine) -> None:
             severity="SEV-1",
             systems=["scorer"],
             facts={"serious_incident": True},
+            detected_at=utcnow() - timedelta(days=2),
         )
         iid = incident.id
-        created = incident.created_at
+        # Created with the fact: the clock runs from detection, two days before creation.
+        created = incident.detected_at
+        assert created < incident.created_at - timedelta(days=1)
         view = clocks.clocks(s, iid)
         assert [c["stage"] for c in view["clocks"] if c["regime"] == "eu_ai_act_art73"] == [
             "general"

@@ -28,10 +28,13 @@ teams:
       - {name: Rui, email: rui@example.com}
       - {name: Lena, email: lena@example.com}
       - {name: Sam}
+  - name: ops
+    members: [{name: Olu, email: olu@example.com}, {name: Pia, email: pia@example.com}]
 systems:
   - {name: chat, kind: generative, owner_team: core, regimes: [gdpr_art33],
      data_classes: [personal_data]}
   - {name: orphan, kind: predictive}
+  - {name: ops-bot, kind: agent, owner_team: ops}
 notifications:
   channels:
     - {name: core-hook, type: webhook, url_env: QUELL_TEST_HOOK_URL,
@@ -335,3 +338,25 @@ def test_leaving_triggered_any_way_cancels_the_first_page(db: Engine, status: st
         assert scheduler.pending(s, key=f"escalation:{iid}")
         transition(s, iid, status, actor="rui")
         assert scheduler.pending(s, key=f"escalation:{iid}") == []
+
+
+def test_a_team_without_a_policy_is_paged_as_a_whole(
+    db: Engine, tmp_path: Path, app_client: TestClient, tokens: dict[str, str], smtp: Any
+) -> None:
+    _apply(db, tmp_path)
+    with session_scope(db) as s:
+        iid = create_incident(
+            s, actor="quell", title="agent loops", severity="SEV-2", systems=["ops-bot"]
+        ).id
+    t0 = utcnow()
+    scheduler.run_due(db, now=t0)
+    [page] = _paged(db, iid)
+    assert page["policy"] == "ops (no policy)" and page["people"] == ["Olu", "Pia"]
+    assert sorted(m[1][0] for m in smtp.messages) == ["olu@example.com", "pia@example.com"]
+    # One level only: after its timeout the escalation is exhausted, not repeated.
+    scheduler.run_due(db, now=t0 + timedelta(minutes=16))
+    assert _kinds(db, iid, "escalation.") == ["escalation.paged", "escalation.exhausted"]
+    view = app_client.get(
+        f"/api/v1/incidents/{iid}/escalation", headers=auth(tokens["viewer"])
+    ).json()
+    assert view["status"] == "exhausted" and view["owning_team"] == "ops"

@@ -27,7 +27,7 @@ systems:
 notifications:
   channels:
     - {name: hook, type: webhook, url_env: QUELL_TEST_HOOK_URL, secret_env: QUELL_TEST_HOOK_SECRET,
-       audiences: [customer], teams: [core]}
+       audiences: [customer]}
     - {name: slack, type: slack, url: "SLACK_URL", audiences: [internal]}
     - {name: execs, type: email, to: [cto@example.com, ceo@example.com], audiences: [executive]}
 """

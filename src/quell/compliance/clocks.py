@@ -217,7 +217,8 @@ def fact_known_at(incident: Incident, events: list[TimelineEvent], fact: str) ->
     """When `fact` became known to be true, or None if it is not (now) true.
 
     The latest statement on the timeline decides whether it holds; the clock runs from the
-    first time it was said to be true. A fact given at creation counts from then."""
+    first time it was said to be true. A fact the incident was created with counts from the
+    incident's detection: the earliest it can have been known, so the deadline errs early."""
     first_true: datetime | None = None
     current: Any = incident.facts.get(fact)
     spoken = False
@@ -234,7 +235,7 @@ def fact_known_at(incident: Incident, events: list[TimelineEvent], fact: str) ->
         return None
     if first_true is not None:
         return first_true
-    return incident.created_at if not spoken else None
+    return incident.detected_at if not spoken else None
 
 
 # ---------------------------------------------------------------- the clocks

@@ -27,6 +27,7 @@ from quell.timeutil import iso
 PAGE_JOB = "escalation.page"
 TIMEOUT_JOB = "escalation.timeout"
 CRITICALITY_ORDER = ("critical", "high", "medium", "low")
+FALLBACK_SUFFIX = " (no policy)"
 
 
 def job_key(incident_id: int) -> str:
@@ -365,8 +366,16 @@ def _page_level(
 
 def _fallback_policy(team: Team) -> PolicyIn:
     """No policy names the team or its systems: page the owning team once, as one level."""
-    return PolicyIn(
-        name=f"{team.name} (no policy)", levels=[LevelIn(targets=[TargetIn(team=team.name)])]
+    # Built without validation: the name is deliberately not a valid policy name, so it can
+    # never collide with (or be looked up as) a configured policy.
+    return PolicyIn.model_construct(
+        name=f"{team.name}{FALLBACK_SUFFIX}",
+        description="",
+        teams=[team.name],
+        systems=[],
+        levels=[LevelIn(targets=[TargetIn(team=team.name)])],
+        repeat=0,
+        roles={},
     )
 
 
@@ -426,7 +435,7 @@ def page(
 def _policy_by_name(
     session: Session, escalation: Escalation, incident: Incident
 ) -> PolicyIn | None:
-    if escalation.policy and not escalation.policy.endswith("(no policy)"):
+    if escalation.policy and not escalation.policy.endswith(FALLBACK_SUFFIX):
         row = session.scalars(
             select(EscalationPolicy).where(EscalationPolicy.name == escalation.policy)
         ).first()
