@@ -34,30 +34,15 @@ class QuellConfig(Strict):
 # The apply function takes (session, validated section) and returns {name: outcome}.
 EXTRA_SECTIONS: dict[str, tuple[type[Any], Any]] = {}
 
-# The modules that register sections when imported; a phase adds its module here.
-SECTION_MODULES: tuple[str, ...] = (
-    "quell.remediation.guard",
-    "quell.ingest.integrations",
-    "quell.detection.rules",
-    "quell.escalation.config",
-    "quell.remediation.policies",
-    "quell.remediation.gates",
-    "quell.remediation.playbooks",
-    "quell.communication.cadence",
-    "quell.postmortem.guard",
-)
-
-
 def register_section(key: str, model: type[Any], apply: Any) -> None:
     """Declare a top-level quell.yaml section of another phase."""
     EXTRA_SECTIONS[key] = (model, apply)
 
 
 def _load_sections() -> None:
-    import importlib
+    from quell import phases
 
-    for name in SECTION_MODULES:
-        importlib.import_module(name)
+    phases.load()
 
 
 class ConfigError(InvalidInput):

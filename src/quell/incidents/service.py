@@ -35,7 +35,15 @@ TRANSITION_LISTENERS: list[TransitionListener] = []
 CHANGE_LISTENERS: list[ChangeListener] = []
 
 
+def _load_phases() -> None:
+    """Make sure every phase has registered its hooks before an incident changes."""
+    from quell import phases
+
+    phases.load()
+
+
 def _changed(session: Session, incident: Incident, what: str, actor: str) -> None:
+    _load_phases()
     for listener in CHANGE_LISTENERS:
         listener(session, incident, what, actor)
 
@@ -171,6 +179,7 @@ def transition(
     incident = get_incident(session, incident_id, lock=True)
     current = incident.status
     lifecycle.check_transition(current, target)
+    _load_phases()
     for guard in TRANSITION_GUARDS:
         guard(session, incident, current, target)
     now = utcnow()
