@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from typing import ClassVar, Final
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from quell.ingest.service import (
     Envelope,
@@ -123,8 +123,8 @@ class Committer:
         *,
         first_error: Exception | None,
     ) -> None:
-        """Store one envelope in its own transaction; a unique-index race is retried once."""
-        if first_error is not None and not isinstance(first_error, IntegrityError):
+        """Store one envelope in its own transaction; a race with another process is retried."""
+        if first_error is not None and not _retryable(first_error):
             future.set_exception(first_error)
             return
         attempts = 1 if first_error is not None else 2
@@ -132,12 +132,10 @@ class Committer:
             try:
                 future.set_result(self._transaction([envelope])[0])
                 return
-            except IntegrityError as exc:
-                if attempt + 1 >= attempts:
-                    future.set_exception(exc)
             except Exception as exc:
-                future.set_exception(exc)
-                return
+                if not _retryable(exc) or attempt + 1 >= attempts:
+                    future.set_exception(exc)
+                    return
 
     def _transaction(self, envelopes: list[Envelope]) -> list[IngestResult]:
         with write_lock(self.engine), session_scope(self.engine) as session:
@@ -151,3 +149,14 @@ class Committer:
             results = store_each(session, envelopes, correlator_for(self.engine))
         self.transactions += 1
         return results
+
+
+# PostgreSQL's deadlock and serialization failures: the other transaction won, try again.
+_RACE_STATES: Final = frozenset({"40P01", "40001"})
+
+
+def _retryable(exc: BaseException) -> bool:
+    """A race with another process (the open-alert unique index, a deadlock), not a bad request."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _RACE_STATES

@@ -12,6 +12,7 @@ from typing import Any, Final
 from quell.errors import InvalidInput, PayloadTooLarge
 from quell.ingest.normalise import (
     MAX_FINGERPRINT,
+    MAX_NAME,
     MAX_SUMMARY,
     SEVERITIES,
     STATUSES,
@@ -85,6 +86,14 @@ def _at(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
+def _text(raw: dict[str, Any], key: str, where: str, *, required: bool, limit: int) -> str | None:
+    """A string field; the common case (a short string) costs no field-name formatting."""
+    value = raw.get(key)
+    if value.__class__ is str and 0 < len(value) <= limit:
+        return value
+    return text_field(value, _at(where, key), required=required, limit=limit)
+
+
 def native_signal(raw: Any, ctx: Context, where: str = "") -> Signal:
     """One native signal object -> Signal; errors name the field as ``where.field``."""
     if not isinstance(raw, dict):
@@ -96,9 +105,9 @@ def native_signal(raw: Any, ctx: Context, where: str = "") -> Signal:
             f"{_at(where, key)}: unknown field; expected some of {', '.join(sorted(FIELDS))}",
             field=_at(where, key),
         )
-    source = text_field(raw.get("source"), _at(where, "source"), required=False, limit=20)
-    kind = text_field(raw.get("kind"), _at(where, "kind"))
-    summary = text_field(raw.get("summary"), _at(where, "summary"), limit=MAX_SUMMARY)
+    source = _text(raw, "source", where, required=False, limit=20)
+    kind = _text(raw, "kind", where, required=True, limit=MAX_NAME)
+    summary = _text(raw, "summary", where, required=True, limit=MAX_SUMMARY)
     assert kind is not None and summary is not None  # required=True guarantees it
     severity = raw.get("severity")
     if severity is not None and severity not in SEVERITIES:
@@ -108,27 +117,29 @@ def native_signal(raw: Any, ctx: Context, where: str = "") -> Signal:
     if status not in STATUSES:
         field = _at(where, "status")
         raise InvalidInput(f"{field}: expected firing or resolved", field=field)
-    labels = string_labels(raw.get("labels"), _at(where, "labels"))
-    metrics = _metrics(raw.get("metrics"), _at(where, "metrics"))
+    labels = _labels(raw.get("labels"), where)
+    metrics = _metrics(raw.get("metrics"), where)
     evidence = raw.get("evidence") or {}
     if not isinstance(evidence, dict):
         field = _at(where, "evidence")
         raise InvalidInput(f"{field}: expected an object", field=field)
-    archetype = text_field(raw.get("archetype"), _at(where, "archetype"), required=False)
-    explicit = text_field(raw.get("system"), _at(where, "system"), required=False)
+    archetype = _text(raw, "archetype", where, required=False, limit=MAX_NAME)
+    explicit = _text(raw, "system", where, required=False, limit=MAX_NAME)
     system = map_system(explicit, labels, ctx.known_systems)
     if explicit and system is None:
         # Keep what the sender said, so an unmapped signal still shows where it came from.
         labels.setdefault("system", explicit)
     source = source or "native"
-    fingerprint = text_field(
-        raw.get("fingerprint"), _at(where, "fingerprint"), required=False, limit=MAX_FINGERPRINT
+    fingerprint = _text(
+        raw, "fingerprint", where, required=False, limit=MAX_FINGERPRINT
     ) or label_fingerprint(source, system, kind, labels)
-    occurred = parse_when(
-        raw.get("occurred_at"),
-        _at(where, "occurred_at"),
-        now=ctx.received_at,
-        default=ctx.received_at,
+    when = raw.get("occurred_at")
+    occurred = (
+        ctx.received_at
+        if when is None
+        else parse_when(
+            when, _at(where, "occurred_at"), now=ctx.received_at, default=ctx.received_at
+        )
     )
     return Signal(
         source=source,
@@ -147,9 +158,20 @@ def native_signal(raw: Any, ctx: Context, where: str = "") -> Signal:
     )
 
 
-def _metrics(value: Any, where: str) -> dict[str, float]:
+def _labels(value: Any, where: str) -> dict[str, str]:
+    # All-string labels (the usual case) are copied as they are; anything else gets the
+    # full check, which names the offending label.
     if value is None:
         return {}
+    if value.__class__ is dict and all(v.__class__ is str for v in value.values()):
+        return dict(value)
+    return string_labels(value, _at(where, "labels"))
+
+
+def _metrics(value: Any, signal_where: str) -> dict[str, float]:
+    if value is None:
+        return {}
+    where = _at(signal_where, "metrics")
     if not isinstance(value, dict):
         raise InvalidInput(f"{where}: expected an object of names to numbers", field=where)
     out: dict[str, float] = {}

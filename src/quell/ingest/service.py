@@ -364,8 +364,12 @@ _SQL: dict[bool, dict[str, str]] = {
         "payloads": _insert_sql("payloads", _PAYLOAD_COLUMNS, "%s" if pg else "?", pg=pg),
         "alerts": _insert_sql("alerts", _ALERT_COLUMNS, "%s" if pg else "?", pg=pg),
         "signals": _insert_sql("signals", _SIGNAL_COLUMNS, "%s" if pg else "?", pg=pg),
-        # Each bound value is given once per row: the driver's executemany needs positions.
-        "bump": (
+        # Repeats only raise the count: the status column (and with it the partial index of
+        # open alerts) is left alone.
+        "bump": "UPDATE alerts SET count = count + {m}, last_seen_at = {m} WHERE id = {m}".format(
+            m="%s" if pg else "?"
+        ),
+        "close": (
             "UPDATE alerts SET count = count + {m}, last_seen_at = {m}, status = {m},"
             " resolved_at = {m}, acknowledged_at = COALESCE(acknowledged_at, {m})"
             " WHERE id = {m}"
@@ -518,18 +522,25 @@ class _Driver:
         return found
 
     def update_alerts(self, changes: Sequence[dict[str, Any]]) -> None:
-        params = [
-            (
-                c["count"],
-                self.time(c["last"]),
-                c["status"],
-                self.time(c["resolved"]),
-                self.time(c["ack"]),
-                c["id"],
-            )
-            for c in changes
-        ]
-        self._executemany(self.sql["bump"], params)
+        """Fold repeats, acknowledges and resolves into existing alerts, in id order.
+
+        In id order so that two processes updating the same alerts on PostgreSQL take their
+        row locks in the same order and cannot deadlock each other.
+        """
+        t = self.time
+        bumps: list[tuple[Any, ...]] = []
+        closes: list[tuple[Any, ...]] = []
+        for c in sorted(changes, key=lambda c: int(c["id"])):
+            if c["status"] == "firing" and c["ack"] is None:
+                bumps.append((c["count"], t(c["last"]), c["id"]))
+            else:
+                closes.append(
+                    (c["count"], t(c["last"]), c["status"], t(c["resolved"]), t(c["ack"]), c["id"])
+                )
+        if bumps:
+            self._executemany(self.sql["bump"], bumps)
+        if closes:
+            self._executemany(self.sql["close"], closes)
 
     def link_incidents(
         self, outcomes: Sequence[Any], open_alerts: dict[str, tuple[int, int | None]]
@@ -541,7 +552,7 @@ class _Driver:
         already = {alert_id: incident_id for alert_id, incident_id in open_alerts.values()}
         params = [
             (incident_id, alert_id)
-            for alert_id, incident_id in linked.items()
+            for alert_id, incident_id in sorted(linked.items())
             if already.get(alert_id) != incident_id
         ]
         if params:
