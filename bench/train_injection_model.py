@@ -3,10 +3,11 @@
 Run from the repository root:  .venv/bin/python bench/train_injection_model.py [--cv]
 
 Training data is quell's own hand-written examples in bench/data (listed in TRAIN below);
-nothing from /work/shared or any other data set is read. The final held-out set
-(bench/data/injection-final-heldout.jsonl) is never used here. Logistic regression with an L2
-penalty over hashed-free word features (see quell.detection.injection_model), fitted with
-SciPy's L-BFGS; weights smaller than PRUNE are dropped to keep the file small.
+nothing from /work/shared or any other data set is read. The current final held-out set
+(bench/data/injection-final-heldout-2.jsonl) is never used here; the previous round's final
+set (injection-final-heldout.jsonl) was measured once untuned and is now training data.
+Logistic regression with an L2 penalty over hashed-free word features (see
+quell.detection.injection_model), fitted with SciPy's L-BFGS; weights smaller than PRUNE are dropped to keep the file small.
 ``--cv`` prints 5-fold out-of-fold figures instead of writing the weights.
 """
 
@@ -41,6 +42,8 @@ TRAIN = (
     "ordinary-prompts-4.jsonl",
     "ordinary-prompts-5.jsonl",
     "ordinary-prompts-dev.jsonl",
+    # The previous round's final set, measured once untuned; now training data.
+    "injection-final-heldout.jsonl",
 )
 OUT = ROOT / "src" / "quell" / "detection" / "data" / "injection_model.json"
 L2 = float(os.environ.get("QUELL_L2", "1.0"))

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 from quell.detection.base import Finding, cap_text, clamp_score, mark_truncated
 from quell.detection.injection_model import LinearScorer, shipped_scorer
-from quell.detection.normalize import collapse_spaced, decoded_blobs, deleet, normalize
+from quell.detection.normalize import (
+    collapse_spaced,
+    decoded_blobs,
+    deleet,
+    normalize,
+    unreverse,
+    unrot13,
+)
 
 _I = re.IGNORECASE
 
@@ -62,7 +69,10 @@ _SECRET_PROMPT = (
 _REVEAL = (
     r"(?:show|reveal|print|display|output|repeat|tell|give|share|leak|dump|echo|write out|"
     r"write down|recite|spell out|list|paste|return|expose|disclose|copy|translate|summari[sz]e|"
-    r"quote|read back|read out|what(?:'s| is| are| was| were| would| does| did)|zeige?|zeigen|gib|"
+    r"quote|read back|read out|what(?:'s| is| are| was| were| would| does| did)"
+    r"(?!\s+(?:an?|any|good|typical|typically|usually|generally|the (?:purpose|point|role|"
+    r"difference|best|use|meaning)|system prompts?\s+(?:and|vs|versus|in|for))\b)|"
+    r"zeige?|zeigen|gib|"
     r"nenne|montre|dis-moi|muestra|rivela|mostre|mostra|vertel)"
 )
 
@@ -211,7 +221,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "moral",
         "lecture",
     ),
-    "not_an_ai": ("you're", "you are", "youre"),
+    "not_an_ai": ("you're", "you are", "youre", "stop "),
     "bypass_safety": (
         "bypass",
         "disable",
@@ -419,6 +429,99 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "unscrambl",
     ),
     "encoded_instructions": ("base64", "rot", "hex", "morse", "binary", "caesar", "reversed text"),
+    "dead_relative_pretext": ("late ", "deceased", "dead ", "departed", "passed ", "lost "),
+    "bedtime_recital": ("sleep", "bedtime", "bed time", "stor"),
+    "pretend_no_rules_multilingual": (
+        "pretend",
+        "imagin",
+        "as if",
+        "comme si",
+        "finta",
+        "fing",
+        "finja",
+        "como si",
+        "immagina",
+        "tu so",
+        "tun sie so",
+        "stell",
+        "alsof",
+        "stel je",
+    ),
+    "system_prompt_multilingual": (
+        "sistema",
+        "système",
+        "systeme",
+        "system",
+        "nascost",
+        "segret",
+        "secr",
+        "ocult",
+        "cach",
+        "initial",
+        "inizial",
+        "geheim",
+        "versteck",
+        "verborgen",
+        "reçu",
+        "recu",
+        "donn",
+        "dieron",
+        "dado",
+        "recib",
+        "ricevut",
+        "dat",
+        "recebeu",
+        "deram",
+        "bekommen",
+        "erhalten",
+        "gegeben",
+        "gekregen",
+        "ontvangen",
+        "précède",
+        "precede",
+        "antes de",
+        "was vor",
+    ),
+    "unrestricted_multilingual": ("sans", "sin ", "senza", "sem ", "ohne", "zonder", "ignore"),
+    "fake_boundary": ("end", "fin", "ends here", "is over", "has ended"),
+    "end_marker": ("end", "system"),
+    "jailbreak_self": (
+        "jailbr",
+        "jail-br",
+        "break out",
+        "break free",
+        "drop",
+        "shed",
+        "remove",
+        "lose",
+    ),
+    "scoped_leak": (
+        "given",
+        "received",
+        "you got",
+        "following",
+        "operating under",
+        "bound by",
+        "gave",
+        "wrote",
+        "set you",
+        "instruct",
+        "told",
+        "said",
+        "tell",
+        "say",
+    ),
+    "opposite_game": ("opposite",),
+    "evil_persona_2": (
+        "evil",
+        "malicious",
+        "rogue",
+        "rebellious",
+        "unhinged",
+        "amoral",
+        "uncensored",
+        "unfiltered",
+    ),
 }
 
 
@@ -461,13 +564,16 @@ def _lower_pattern(pattern: str) -> str:
 RULES: tuple[Rule, ...] = (
     # --- overriding earlier instructions ----------------------------------------------------
     _r("override_prior", "direct_injection", 0.9,
-       rf"\b{_OVERRIDE_VERB}\b[\s,:-]+(?:\w+\s+){{0,3}}?{_PRIOR}\s+(?:\w+\s+){{0,2}}?{_RULESET}\b"
+       # "ignore my last message": the user taking back their own words, not an attack
+       rf"\b{_OVERRIDE_VERB}\b(?!\s+(?:about\s+)?(?:my|mine|what i)\b)"
+       rf"[\s,:-]+(?:\w+\s+){{0,3}}?{_PRIOR}\s+(?:\w+\s+){{0,2}}?{_RULESET}\b"
        # "remove all restrictions from the regex": an object other than the model itself
        r"(?!\s+(?:from|in|on)\s+(?:the|my|this|a|an|these|those)\s+(?!user|system|developer|"
        r"assistant|ai|model|operator|admin)\w)"),
     _r("forget_everything", "direct_injection", 0.7,
        r"\b(?:forget|ignore|disregard|vergiss|ignoriere|oublie|olvida)\s+(?:about\s+)?"
        r"(?:everything|all(?: of)? (?:that|this|the above)|anything|alles|tout|todo)\b"
+       r"(?!\s+(?:he|she|they|we|i|it|you've learned|you learned|about (?:the|my|it))\b)"
        r"(?:\s+(?:before|above|previously|earlier|so far|i (?:said|told you)|you were told|"
        r"(?:that )?(?:was|has been) said|davor|zuvor|bisher))?"),
     _r("forget_everything_before", "direct_injection", 0.85,
@@ -498,7 +604,9 @@ RULES: tuple[Rule, ...] = (
     _r("secret_request", "system_prompt_extraction", 0.6,
        r"\b(?:reveal|print|show|give me|list|tell me|output|leak|share|dump)\s+(?:me\s+)?(?:any|"
        r"all|your|the|every)\s+(?:\w+\s+)?(?:api keys?|passwords?|credentials|secrets|tokens|"
-       r"private keys?|internal documents|confidential (?:data|information))\b"),
+       r"private keys?|internal documents|confidential (?:data|information))\b"
+       r"(?!\s+(?:requirements?|polic(?:y|ies)|rules|managers?|resets?|strength|length|"
+       r"complexity|hashing|best practices|guidelines|tips|format|that (?:most|many|banks)))"),
     _r("your_system_prompt", "system_prompt_extraction", 0.75,
        r"\byour (?:system prompt|system message|hidden prompt|initial prompt|pre-?prompt|"
        r"meta ?prompt|system instructions|hidden instructions|secret instructions)\b"
@@ -573,7 +681,9 @@ RULES: tuple[Rule, ...] = (
        r"(?:without|no) (?:any )?(?:warnings?|disclaimers?|moral(?:i[sz]ing)?|lectures?)\b)"),
     _r("not_an_ai", "direct_injection", 0.6,
        r"\b(?:do(?:n'?t| not) (?:mention|say|reveal|remind me) (?:that )?you(?:'re| are) an? "
-       rf"{_AI}|you are (?:no longer|not) an? {_AI}|forget (?:that )?you(?:'re| are) an? {_AI})"),
+       rf"{_AI}|you are (?:no longer|not) an? {_AI}|forget (?:that )?you(?:'re| are) an? "
+       rf"(?:[\w-]+ ){{0,2}}?{_AI}|"
+       rf"stop (?:acting|behaving|pretending) (?:like|as) an? (?:\w+ )?{_AI})"),
     _r("bypass_safety", "direct_injection", 0.85,
        r"\b(?:bypass|disable|turn off|switch off|deactivate|override|circumvent|get around|"
        r"ignore|remove|evade|break|lift)\s+(?:(?:your|all|any|its|these|those)\s+(?:\w+\s+){0,2}?"
@@ -620,7 +730,7 @@ RULES: tuple[Rule, ...] = (
     _r("repeat_above", "system_prompt_extraction", 0.8,
        r"\b(?:repeat|print|output|recite|echo)\s+(?:back\s+)?(?:everything|all(?: the text)?)\s+"
        r"(?:above|before|preceding|prior)|\brepeat (?:the |your )?(?:words|text) (?:above )?"
-       r"(?:verbatim|word for word)|starting with [\"'“]?you are\b"
+       r"(?:verbatim|word for word)|starting (?:with|from|at) [\"'“]?you are\b"
        r"|\b(?:everything|all|whatever|the text|text|words|messages?|content) (?:that )?"
        r"(?:appears?|comes?|came|is|was|was written|is written) (?:before|above) "
        r"(?:my|this|the) (?:first |very first )?(?:message|prompt|question)"
@@ -748,7 +858,8 @@ RULES: tuple[Rule, ...] = (
        r"(?:your |the )?(?:operator|developer|creator)s? (?:gave|wrote|told) you)\b"
        r"[^.?!\n]{0,40}?(?:before|at the (?:very )?(?:beginning|start)|earlier|for this "
        r"(?:conversation|chat|session)|verbatim|exactly|word for word|\?)"
-       r"|\b(?:what (?:were|was) you told|(?:everything|all|text|what was written) before)\s+"
+       r"|\b(?:what (?:were|was) you told(?: before)?|"
+       r"(?:everything|all|text|what was written) before)\s+"
        r"(?:my|i|this|our) (?:first |very first )?(?:message|started|prompt|question)"),
     _r("leak_multilingual", "system_prompt_extraction", 0.85,
        r"\b(?:zeig(?:e|en)?|gib|nenne|montre(?:z)?|dis|muestra(?:me)?|mu[ée]strame|dime|dimmi|"
@@ -774,6 +885,97 @@ RULES: tuple[Rule, ...] = (
     _r("encoded_instructions", "obfuscation", 0.6,
        r"\b(?:base64|rot-?13|hex(?:adecimal)?|morse|binary|caesar cipher|reversed text)"
        r"[- ]?(?:encoded|encrypted)?\s+(?:instructions?|commands?|prompt|message|payload)\b"),
+    # --- pretexts, fake boundaries and more languages (classes missed on the old final set) --
+    _r("dead_relative_pretext", "direct_injection", 0.8,
+       r"\b(?:act as|pretend (?:to be|you(?:'re| are))|be|play|roleplay as|role-play as|"
+       r"impersonate|you are|you're|speak as|talk like)\s+my\s+(?:\w+\s+)?(?:late|deceased|dead|"
+       r"departed|passed|lost)\s+(?:\w+\s+)?(?:grand\w*|granny|nan|nana|mother|mom|mum|father|"
+       r"dad|uncle|aunt|auntie|brother|sister|friend|wife|husband)\b"
+       r"|\bas my (?:late |deceased |dead )(?:\w+\s+)?(?:grand\w*|mother|father|uncle|aunt)\b"),
+    _r("bedtime_recital", "direct_injection", 0.6,
+       r"\b(?:grand\w*|granny|nan|nana|mother|mom|mum|father|dad|uncle|aunt)\b[^.!?\n]{0,60}?"
+       r"\b(?:used to|would (?:always )?)\s*(?:read|tell|recite|teach|whisper|sing|give)\b"
+       r"[^.!?\n]{0,80}?\b(?:sleep|asleep|bedtime|bed time|stories|story)\b"),
+    _r("pretend_no_rules_multilingual", "direct_injection", 0.8,
+       r"\b(?:pretend|imagine|act as if|behave as if|fais comme si|faites comme si|imagine[sz]?|"
+       r"fai finta|fingi|finge|finja|haz como si|haga como si|imagina|immagina|tu so|tun sie so|"
+       r"stell dir vor|stellen sie sich vor|doe alsof|stel je voor)\b[^.!?\n]{0,60}?"
+       r"\b(?:no|not|non|nicht|niet|n[ãa]o|without|n'|keine[nm]?|kein|ohne|sin|sans|senza|sem|zonder|aucune?s?|"
+       r"ning[uú]n[ao]?s?|nessun[ao]?|alcun[ao]?|nenhum[a]?|geen|nie)\b\s*"
+       r"(?:\w+\s+){0,3}?(?:rules?|regeln?|reglas?|normas?|règles?|regole|regola|regras?|regels?|"
+       r"restrictions?|restricciones|restrizioni|restrições|einschränkungen|beperkingen|"
+       r"limits?|limites?|límites?|limiti|grenzen|filters?|filtros?|filtres?|filtri|guidelines?|"
+       r"richtlinien|consignes|norme|censorship|censura|censure|zensur|policy|policies)\b"),
+    _r("system_prompt_multilingual", "system_prompt_extraction", 0.85,
+       r"\b(?:mu[eé]stra(?:me)?|ens[eé][ñn]a(?:me)?|dime|escribe|copia|repite|d[ée]jame ver|"
+       r"montre(?:z)?(?:-moi)?|affiche(?:z)?|donne(?:z)?(?:-moi)?|dis(?:-moi)?|[ée]cris|recopie|"
+       r"r[ée]p[èe]te|mostra(?:mi)?|dimmi|scrivi|ripeti|mostre(?:-me)?|me mostre|diga(?:-me)?|"
+       r"escreva|repita|zeig(?:e|en)?|gib|nenne|schreib(?:e)?|wiederhole|verrate|toon|geef|"
+       r"vertel|herhaal|schrijf|qual [eé]|cu[aá]l es|quel est|was ist|wat is|was steht in)\b"
+       r"[^.?!\n]{0,40}?\b(?:prompt (?:del|de|di|do|du) sistema|prompt (?:du )?syst[eè]me|"
+       r"prompt di sistema|mensaje (?:de|del) sistema|message syst[eè]me|messaggio di sistema|"
+       r"mensagem do sistema|system-?prompt|systemnachricht|systemanweisung\w*|systeemprompt|"
+       r"systeembericht|instrucciones (?:del sistema|ocultas|secretas|iniciales)|"
+       r"istruzioni (?:di sistema|nascoste|segrete|iniziali)|consignes (?:syst[eè]me|secr[eè]tes|"
+       r"cach[ée]es|initiales)|instructions (?:syst[eè]me|secr[eè]tes|cach[ée]es|initiales)|"
+       r"r[eè]gles secr[eè]tes|reglas (?:secretas|ocultas)|regole (?:segrete|nascoste)|"
+       r"regras secretas|instruções (?:do sistema|ocultas|secretas)|"
+       r"(?:versteckten|geheimen) (?:anweisungen|regeln)|"
+       r"(?:verborgen|geheime) (?:instructies|regels))"
+       r"|\b(?:instructions|consignes|instrucciones|istruzioni|instruções|anweisungen|"
+       r"instructies|r[eè]gles|reglas|regole|regras)\b[^.?!\n]{0,20}?\b(?:que tu as re[çc]ues?|"
+       r"qu'on t'a (?:donn[ée]es|dit)|que te (?:dieron|han dado)|que recibiste|che hai ricevuto|"
+       r"che ti (?:hanno|sono stat[ei]) dat[eio]|que (?:voc[eê] )?recebeu|que te deram|"
+       r"die du (?:bekommen|erhalten) hast|die (?:man )?dir gegeben|die je (?:hebt )?"
+       r"(?:gekregen|ontvangen))"
+       r"|\b(?:tout ce qui pr[ée]c[eè]de|todo lo que (?:hay )?antes de|tutto (?:ci[oò] )?che "
+       r"precede|alles,? was vor)\b[^.?!\n]{0,30}?\b(?:message|mensaje|messaggio|nachricht)"),
+    _r("unrestricted_multilingual", "direct_injection", 0.6,
+       r"\b(?:sans|sin|senza|sem|ohne|zonder)\s+(?:aucune?|ninguna?|ning[uú]n|alcuna?|nessuna?|"
+       r"nenhuma?|jede|jegliche|enige|filtro|filtre)?\s*(?:censure|censura|zensur|censuur|"
+       r"restrictions?|restricciones|restrizioni|restrições|einschränkungen|filtres?|filtros?|"
+       r"filtri|filter|limites|l[íi]mites|limiti|grenzen|beperkingen|r[eè]gles|reglas|regole|"
+       r"regras|regeln)\b"
+       r"|\bignore\s+(?:tes|vos)\s+(?:\w+\s+)?(?:r[eè]gles|consignes|"
+       r"instructions|limites|restrictions)\b"),
+    _r("fake_boundary", "indirect_injection", 0.8,
+       r"\b(?:end|ende|fin)[\s_-]*(?:of[\s_-]*)?(?:the[\s_-]+)?(?:user[\s_-]*|untrusted[\s_-]*)?"
+       r"(?:data|input|document|context|text|content|e-?mail|file|message|conversation|prompt|"
+       r"transcript|chat)\b[^\n]{0,40}?(?:\bsystem\b|\b(?:new|real|actual)\s+instructions?\b|"
+       r"\binstructions? resume\b|\badmin\b)"
+       r"|\b(?:data|input|document|context|text|content) (?:ends|is over|has ended) here\b"
+       r"[^\n]{0,30}?\b(?:instructions?|system|now)\b"),
+    _r("end_marker", "indirect_injection", 0.45,
+       r"(?:---+|===+|\[|<|#+)\s*(?:END|End)[ _]OF[ _](?:USER[ _])?(?:DATA|INPUT|DOCUMENT|CONTEXT|"
+       r"TEXT|CONTENT|PROMPT)\b|\bEND_OF_(?:USER_)?(?:DATA|INPUT|DOCUMENT|CONTEXT|TEXT|PROMPT)\b"
+       r"|[\]>-]\s*(?:SYSTEM|System)(?: MESSAGE| PROMPT| INSTRUCTION)?\s*[:\]]", 0),
+    _r("jailbreak_self", "direct_injection", 0.85,
+       r"\bjail-?break (?:yourself|your ?self|you|your (?:own )?(?:rules|restrictions|filters|"
+       r"programming|model|system))\b|^\W*(?:please\W+|now\W+)?jail-?break\b\W*$"
+       r"|\bbreak (?:out of|free (?:of|from)) (?:your|all|the|these) (?:own )?(?:\w+ )?"
+       r"(?:restrictions|rules|programming|filters|chains|guidelines|limits|limitations|"
+       r"alignment|constraints|shackles)\b"
+       r"|\b(?:drop|shed|remove|lose) (?:all )?your (?:\w+ )?(?:filters|guardrails|"
+       r"safeguards|restrictions)\b"),
+    _r("scoped_leak", "system_prompt_extraction", 0.8,
+       rf"\b{_REVEAL}\b[^.?!\n]{{0,30}}?\b(?:instructions|rules|guidelines|directives|prompt|"
+       r"orders|policies)\s+(?:that\s+)?(?:you (?:were|have been|'ve been) given|you received|"
+       r"you got|you (?:are|'re) (?:following|operating under|bound by)|"
+       r"(?:your|the) (?:operator|developer|creator|owner|company|makers?|builders?)s? "
+       r"(?:gave|wrote|set|has given|have given|gave to) you)"
+       r"|\b(?:what|which) (?:rules|instructions|guidelines) (?:you(?:'re| are)|are you) "
+       r"(?:following|operating under|bound by)\b(?! (?:when|while|for|in) )"
+       r"|\bwhat (?:did|have) (?:the |your )?(?:operator|developers?|creators?|company|people "
+       r"who built you)s? (?:instruct|tell|told|say|said)\b"),
+    _r("opposite_game", "direct_injection", 0.75,
+       r"\bopposite (?:day|game|mode|assistant|world)\b[^.!?\n]{0,80}?\b(?:rules?|guidelines|"
+       r"polic(?:y|ies)|forbid\w*|allowed|required|refus\w*|opposite)\b"
+       r"|\b(?:do|say|be) the (?:exact )?opposite of (?:what )?(?:your|the) (?:rules|guidelines|"
+       r"instructions|polic\w+)"),
+    _r("evil_persona_2", "direct_injection", 0.7,
+       r"\b(?:evil|malicious|rogue|rebellious|unhinged|amoral|uncensored|unfiltered)\s+"
+       r"(?:servant|accomplice|twin|version|self|side|alter ego|clone|assistant|model|persona|"
+       r"character|ai|chatbot)\b"),
 )  # fmt: skip
 
 _INVISIBLE_WEIGHT = 0.55  # a zero-width character splitting a word is rare but not damning
@@ -920,6 +1122,10 @@ class PromptInjectionDetector:
         spaced = collapse_spaced(plain)
         if spaced is not None:
             hits.extend(self._new_only(spaced, hits, whole, "spaced_letters"))
+        for undo, via in ((unreverse, "reversed_text"), (unrot13, "rot13")):
+            undone = undo(plain)
+            if undone is not None:
+                hits.extend(self._new_only(undone, hits, whole, via))
         for span, encoding, decoded in decoded_blobs(plain):
             span = norm.original_span(*span)
             inner = self._disguised(decoded, span, encoding)

@@ -17,14 +17,15 @@ from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
 
-_WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+")
+# A snake_case identifier is one token: "system_prompt" in code is a variable, not a request.
+_WORDS = re.compile(r"[^\W\d_]+(?:_[^\W_]+)+|[^\W\d_]+(?:'[^\W\d_]+)?|\d+")
 WINDOW = 40
 _STEP = 20
 STEM = 6
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased words of ``text`` (letters, apostrophes inside words, or digit runs)."""
+    """Lower-cased words of ``text`` (letters, apostrophes inside words, identifiers, digits)."""
     return _WORDS.findall(text.lower())
 
 

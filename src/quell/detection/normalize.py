@@ -214,3 +214,45 @@ def _readable(raw: bytes) -> str | None:
     if printable / len(text) < 0.95 or letters / len(text) < 0.6 or " " not in text:
         return None
     return text
+
+
+# Words that, written backwards or in ROT13, give away an instruction hidden that way. A copy
+# is only made when one long telltale and at least one other appear, so prose costs one search.
+_REVERSED_LONG = (
+    "erongi|snoitcurtsni|noitcurtsni|tpmorp|metsys|selur|tnirp|laever|tegrof|suoiverp|sdrow|"
+    "snoitcirtser|drowssap|terces|tuptuo|sserdda|enilediug|sretlif"
+)
+_REVERSED_HINT = re.compile(rf"\b(?:(?P<long>{_REVERSED_LONG})|eht|uoy|ruoy|lla|evah|woN|won|"
+                            r"ot|dna|on|rof|drow|tuo|yas)\b", re.IGNORECASE)  # fmt: skip
+_ROT13_LONG = (
+    "vtaber|vafgehpgvbaf|vafgehpgvba|cebzcg|flfgrz|ehyrf|cevag|erirny|sbetrg|cerivbhf|jbeqf|"
+    "erfgevpgvbaf|cnffjbeq|frperg|bhgchg|thvqryvarf|svygref"
+)
+_ROT13_HINT = re.compile(rf"\b(?:(?P<long>{_ROT13_LONG})|gur|lbh|lbhe|nyy|naq|abj|sbe|fnl|"
+                         r"unir|cjarq)\b", re.IGNORECASE)  # fmt: skip
+_ROT13 = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
+)
+
+
+def _telltale(pattern: re.Pattern[str], text: str) -> bool:
+    """True when ``pattern`` finds a long telltale word and at least one more distinct one."""
+    long_seen = False
+    seen: set[str] = set()
+    for m in pattern.finditer(text):
+        seen.add(m.group(0).lower())
+        long_seen = long_seen or m.group("long") is not None
+        if long_seen and len(seen) >= 2:
+            return True
+    return False
+
+
+def unreverse(text: str) -> str | None:
+    """The text read right to left, when it holds backwards-written words; else None."""
+    return text[::-1] if _telltale(_REVERSED_HINT, text) else None
+
+
+def unrot13(text: str) -> str | None:
+    """The text with ROT13 undone, when it holds ROT13-encoded words; else None."""
+    return text.translate(_ROT13) if _telltale(_ROT13_HINT, text) else None
