@@ -339,6 +339,14 @@ def test_cli_shows_clocks_and_records_a_filing(tmp_path: Path) -> None:
     assert out.returncode == 2 and "REGIME/STAGE" in out.stderr
     out = cli("clocks", "99999")
     assert out.returncode == 2 and "does not exist" in out.stderr
+    # Paging from the shell: the demo's open incident goes to its owning team.
+    fresh = next(i for i in listing if i["status"] == "triggered")
+    out = cli("page", str(fresh["id"]), "--as", "ana", "--json")
+    assert out.returncode == 0, out.stderr
+    view = json.loads(out.stdout)
+    assert view["status"] == "paging" and view["history"][-1]["actor"] == "ana"
+    out = cli("page", str(leak["id"]))
+    assert out.returncode == 2 and "nobody to page" in out.stderr
 
 
 def test_period_arithmetic_from_the_data_file() -> None:

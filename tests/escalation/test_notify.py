@@ -12,7 +12,7 @@ from quell import scheduler
 from quell.config import ConfigError, apply_config, load_config, parse_config
 from quell.errors import InvalidInput
 from quell.escalation import notify
-from quell.incidents.service import create_incident, get_incident
+from quell.incidents.service import create_incident, get_incident, transition
 from quell.incidents.timeline import events
 from quell.store.db import session_scope
 from quell.timeutil import utcnow
@@ -221,3 +221,52 @@ def test_bad_channel_config_is_refused_naming_the_field() -> None:
         parse_config(
             {"notifications": {"channels": [{"name": "h", "type": "slack", "url": "ftp://x"}]}}
         )
+
+
+def test_smtp_login_with_credentials_from_the_environment(
+    db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from tests.escalation.conftest import _free_port, _Inbox
+
+    logins: list[tuple[str, str]] = []
+
+    def check(
+        server: object, session: object, envelope: object, mechanism: str, data: object
+    ) -> AuthResult:
+        user, password = data.login.decode(), data.password.decode()  # type: ignore[attr-defined]
+        logins.append((user, password))
+        return AuthResult(success=password == "right", handled=False)
+
+    inbox, port = _Inbox(), _free_port()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=check,
+        auth_require_tls=False,
+        auth_required=True,
+    )
+    controller.start()
+    try:
+        monkeypatch.setenv("QUELL_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("QUELL_SMTP_PORT", str(port))
+        monkeypatch.setenv("QUELL_SMTP_USER", "quell")
+        monkeypatch.setenv("QUELL_SMTP_PASSWORD", "wrong")
+        iid = _setup(db, tmp_path)
+        with session_scope(db) as s:
+            refused = notify.send(
+                s, get_incident(s, iid), "execs", subject="x", body="y", actor="ada"
+            )
+            assert refused.status == "retrying" and "535" in (refused.error or "")
+        monkeypatch.setenv("QUELL_SMTP_PASSWORD", "right")
+        with session_scope(db) as s:  # acknowledged: no page email besides the retry
+            transition(s, iid, "acknowledged", actor="ada")
+        scheduler.run_due(db, now=utcnow() + timedelta(minutes=5))
+    finally:
+        controller.stop()
+    # smtplib tries each mechanism the server offers before giving up.
+    assert set(logins[:-1]) == {("quell", "wrong")} and logins[-1] == ("quell", "right")
+    assert len(inbox.messages) == 1 and inbox.messages[0][2]["Subject"] == "x"
