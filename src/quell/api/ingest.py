@@ -8,7 +8,6 @@ loop and hand the items to the engine's group-commit writer (``quell.ingest.comm
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -125,7 +124,7 @@ async def _intake(
 async def _committed(committer: Committer, envelope: service.Envelope) -> service.IngestResult:
     """Wait for the envelope's commit; a store failure becomes a 5xx saying nothing was stored."""
     try:
-        return await asyncio.wrap_future(committer.submit(envelope))
+        return await committer.store(envelope)
     except QuellError:
         raise
     except Exception as exc:

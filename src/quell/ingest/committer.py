@@ -14,6 +14,8 @@ one that really fails). A request whose client went away before its turn is drop
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections import deque
 from concurrent.futures import Future
@@ -37,6 +39,40 @@ MAX_GROUP_SIGNALS: Final = 5000
 MAX_GROUP_REQUESTS: Final = 1000
 
 
+class _Waiter:
+    """Where one request's answer goes: a thread's Future, or a future of an event loop."""
+
+    __slots__ = ("error", "future", "loop", "result")
+
+    def __init__(
+        self,
+        future: Future[IngestResult] | asyncio.Future[IngestResult],
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.future = future
+        self.loop = loop
+        self.result: IngestResult | None = None
+        self.error: BaseException | None = None
+
+    def claim(self) -> bool:
+        """False when the request was cancelled (its client left) before its turn."""
+        if self.loop is None:
+            assert isinstance(self.future, Future)
+            return self.future.set_running_or_notify_cancel()
+        return not self.future.cancelled()
+
+
+def _settle(waiters: list[_Waiter]) -> None:
+    """Answer event-loop waiters (runs on their loop)."""
+    for w in waiters:
+        if w.future.done():
+            continue
+        if w.error is not None:
+            w.future.set_exception(w.error)
+        else:
+            w.future.set_result(w.result)  # type: ignore[arg-type]
+
+
 class Committer:
     """The intake writer thread of one engine in this process."""
 
@@ -45,8 +81,11 @@ class Committer:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._pending: deque[tuple[Envelope, Future[IngestResult]]] = deque()
-        self._wake = threading.Condition()
+        # Appending to a deque is atomic, so a request only touches the wake-up event when
+        # the writer sleeps; while it commits, requests queue without any lock.
+        self._pending: deque[tuple[Envelope, _Waiter]] = deque()
+        self._wake = threading.Event()
+        self._idle = False
         # Inventory names read by the last transaction: requests map systems with them, and
         # the writer maps again any request that used names the inventory no longer has.
         self.known: frozenset[str] | None = None
@@ -66,10 +105,20 @@ class Committer:
     def submit(self, envelope: Envelope) -> Future[IngestResult]:
         """Queue a validated envelope; the future resolves after its transaction committed."""
         future: Future[IngestResult] = Future()
-        with self._wake:
-            self._pending.append((envelope, future))
-            self._wake.notify()
+        self._enqueue(envelope, _Waiter(future))
         return future
+
+    async def store(self, envelope: Envelope) -> IngestResult:
+        """`submit` for a coroutine: returns once the envelope's transaction committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[IngestResult] = loop.create_future()
+        self._enqueue(envelope, _Waiter(future, loop))
+        return await future
+
+    def _enqueue(self, envelope: Envelope, waiter: _Waiter) -> None:
+        self._pending.append((envelope, waiter))
+        if self._idle:
+            self._wake.set()
 
     # -- the writer thread
 
@@ -79,28 +128,46 @@ class Committer:
             try:
                 self._commit_group(group)
             except BaseException as exc:  # never leave a request waiting forever
-                for _envelope, future in group:
-                    if not future.done():
-                        future.set_exception(exc)
+                for _envelope, waiter in group:
+                    if waiter.result is None and waiter.error is None:
+                        waiter.error = exc
+            self._deliver([waiter for _envelope, waiter in group])
 
-    def _next_group(self) -> list[tuple[Envelope, Future[IngestResult]]]:
-        group: list[tuple[Envelope, Future[IngestResult]]] = []
-        signals = 0
-        with self._wake:
-            while not self._pending:
+    def _next_group(self) -> list[tuple[Envelope, _Waiter]]:
+        while not self._pending:
+            # Idle before looking again, so a request queued meanwhile always wakes us.
+            self._idle = True
+            if not self._pending:
                 self._wake.wait()
-            while self._pending and len(group) < MAX_GROUP_REQUESTS:
-                envelope, future = self._pending[0]
-                if group and signals + len(envelope.items) > MAX_GROUP_SIGNALS:
-                    break
-                self._pending.popleft()
-                # False when the request was cancelled (its client left): nothing is written.
-                if future.set_running_or_notify_cancel():
-                    group.append((envelope, future))
-                    signals += len(envelope.items)
+            self._wake.clear()
+            self._idle = False
+        group: list[tuple[Envelope, _Waiter]] = []
+        signals = 0
+        while self._pending and len(group) < MAX_GROUP_REQUESTS:
+            envelope, waiter = self._pending[0]
+            if group and signals + len(envelope.items) > MAX_GROUP_SIGNALS:
+                break
+            self._pending.popleft()
+            if waiter.claim():  # a request whose client left is dropped, unwritten
+                group.append((envelope, waiter))
+                signals += len(envelope.items)
         return group
 
-    def _commit_group(self, group: list[tuple[Envelope, Future[IngestResult]]]) -> None:
+    def _deliver(self, waiters: list[_Waiter]) -> None:
+        """Hand each answer over: one wake-up per event loop, not one per request."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Waiter]] = {}
+        for w in waiters:
+            if w.loop is not None:
+                by_loop.setdefault(w.loop, []).append(w)
+            elif w.error is not None:
+                w.future.set_exception(w.error)
+            else:
+                w.future.set_result(w.result)  # type: ignore[arg-type]
+        for loop, batch in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
+                loop.call_soon_threadsafe(_settle, batch)
+
+    def _commit_group(self, group: list[tuple[Envelope, _Waiter]]) -> None:
         if not group:
             return
         try:
@@ -110,31 +177,25 @@ class Committer:
                 self._alone(*group[0], first_error=exc)
                 return
             # One bad apple must not cost the others their signals: each on its own.
-            for envelope, future in group:
-                self._alone(envelope, future, first_error=None)
+            for envelope, waiter in group:
+                self._alone(envelope, waiter, first_error=None)
             return
-        for (_envelope, future), result in zip(group, results, strict=True):
-            future.set_result(result)
+        for (_envelope, waiter), result in zip(group, results, strict=True):
+            waiter.result = result
 
-    def _alone(
-        self,
-        envelope: Envelope,
-        future: Future[IngestResult],
-        *,
-        first_error: Exception | None,
-    ) -> None:
+    def _alone(self, envelope: Envelope, waiter: _Waiter, *, first_error: Exception | None) -> None:
         """Store one envelope in its own transaction; a race with another process is retried."""
         if first_error is not None and not _retryable(first_error):
-            future.set_exception(first_error)
+            waiter.error = first_error
             return
         attempts = 1 if first_error is not None else 2
         for attempt in range(attempts):
             try:
-                future.set_result(self._transaction([envelope])[0])
+                waiter.result = self._transaction([envelope])[0]
                 return
             except Exception as exc:
                 if not _retryable(exc) or attempt + 1 >= attempts:
-                    future.set_exception(exc)
+                    waiter.error = exc
                     return
 
     def _transaction(self, envelopes: list[Envelope]) -> list[IngestResult]:
