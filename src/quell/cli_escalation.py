@@ -136,7 +136,8 @@ def register(main: click.Group) -> None:
     @main.command("worker")
     @click.option("--once", is_flag=True, help="Run the due jobs once and exit.")
     def worker_cmd(once: bool) -> None:
-        """Run the scheduler's worker in the foreground (escalations, retries, reminders)."""
+        """Run the scheduler's worker in the foreground (escalations, retries, reminders);
+        migrates the database first, like `quell serve`."""
         import time
 
         import quell.compliance.clocks
@@ -144,7 +145,7 @@ def register(main: click.Group) -> None:
         from quell.cli import _engine
         from quell.scheduler import Worker
 
-        worker = Worker(_engine())
+        worker = Worker(_engine(migrate=True))  # like `quell serve`
         if once:
             console.print(f"ran {worker.tick()} job(s)")
             return
