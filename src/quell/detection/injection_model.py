@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Iterator
 from functools import lru_cache
+from itertools import accumulate
 from importlib import resources
 
 # A snake_case identifier is one token: "system_prompt" in code is a variable, not a request.
@@ -46,24 +47,46 @@ class LinearScorer:
     def __init__(self, weights: dict[str, float], bias: float) -> None:
         self.weights = weights
         self.bias = bias
+        # Words that begin some word-pair feature; pairs starting elsewhere are not looked up.
+        self._pair_heads = frozenset(f[2:].split(" ", 1)[0] for f in weights if f[:2] == "b:")
+        self._word_cache: dict[str, float] = {}
+
+    def _word_weight(self, word: str) -> float:
+        """The word's own and its stem's weight, cached: most words repeat across texts."""
+        cached = self._word_cache.get(word)
+        if cached is None:
+            get = self.weights.get
+            cached = get("w:" + word, 0.0)
+            if len(word) > STEM:
+                cached += get("p:" + word[:STEM], 0.0)
+            if len(self._word_cache) < 200_000:
+                self._word_cache[word] = cached
+        return cached
 
     def probability(self, text: str) -> float:
         """Highest window probability that ``text`` is an injection."""
         words = tokens(text)
         if not words:
             return 0.0
-        per_word = [0.0] * len(words)
         get = self.weights.get
-        for i, feature in features(words):
-            w = get(feature)
-            if w is not None:
-                per_word[i] += w
+        heads = self._pair_heads
+        word_weight = self._word_weight
+        per_word: list[float] = []
+        prev = "<s>"
+        for w in words:
+            weight = word_weight(w)
+            if prev in heads:
+                weight += get("b:" + prev + " " + w, 0.0)
+            per_word.append(weight)
+            prev = w
         if len(words) <= WINDOW:
             best = sum(per_word)
         else:
-            best = -math.inf
-            for start in range(0, len(words) - WINDOW + _STEP, _STEP):
-                best = max(best, sum(per_word[start : start + WINDOW]))
+            sums = [0.0, *accumulate(per_word)]
+            best = max(
+                sums[min(start + WINDOW, len(words))] - sums[start]
+                for start in range(0, len(words) - WINDOW + _STEP, _STEP)
+            )
         z = self.bias + best
         return 1.0 / (1.0 + math.exp(-z)) if z > -30 else 0.0
 
