@@ -66,20 +66,23 @@ def quality(tmp: Path) -> dict[str, dict[str, Any]]:
     """Every quality figure, keyed by a short description of detector and data."""
     results: dict[str, dict[str, Any]] = {}
     inj = get_detector("prompt_injection")
-    final = DATA / "injection-final-heldout.jsonl"
-    results[
-        "prompt_injection / final held-out set (150 attacks + 216 ordinary), never tuned on"
-    ] = _pick(evaluate(inj, final))
-    results["prompt_injection / final held-out set, rules only (no word model)"] = _pick(
+    final = DATA / "injection-final-heldout-2.jsonl"
+    label = "final held-out set 2 (180 attacks + 285 ordinary)"
+    results[f"prompt_injection / {label}, never tuned on"] = _pick(evaluate(inj, final))
+    results[f"prompt_injection / {label}, rules only (no word model)"] = _pick(
         evaluate(PromptInjectionDetector(model=False), final)
     )
     rows = [json.loads(line) for line in _lines(final)]
-    results["prompt_injection / final held-out set, attacks only"] = _pick(
+    results[f"prompt_injection / {label}, attacks only"] = _pick(
         evaluate(inj, _mix(tmp, "f1.jsonl", [json.dumps(r) for r in rows if r["label"]]))
     )
-    results["prompt_injection / final held-out set, ordinary prompts only"] = _pick(
+    results[f"prompt_injection / {label}, ordinary prompts only"] = _pick(
         evaluate(inj, _mix(tmp, "f0.jsonl", [json.dumps(r) for r in rows if not r["label"]]))
     )
+    results[
+        "prompt_injection / previous final set (150 attacks + 216 ordinary), now tuned and "
+        "trained on"
+    ] = _pick(evaluate(inj, DATA / "injection-final-heldout.jsonl"))
     tuned = {
         "quell set 1 (322 ordinary + 80 injections)": (
             "ordinary-prompts.jsonl", "injections-heldout.jsonl"),

@@ -7,7 +7,8 @@ nothing from /work/shared or any other data set is read. The current final held-
 (bench/data/injection-final-heldout-2.jsonl) is never used here; the previous round's final
 set (injection-final-heldout.jsonl) was measured once untuned and is now training data.
 Logistic regression with an L2 penalty over hashed-free word features (see
-quell.detection.injection_model), fitted with SciPy's L-BFGS; weights smaller than PRUNE are dropped to keep the file small.
+quell.detection.injection_model), fitted with SciPy's L-BFGS; weights smaller than PRUNE are
+dropped to keep the file small.
 ``--cv`` prints 5-fold out-of-fold figures instead of writing the weights.
 """
 

@@ -15,8 +15,8 @@ import math
 import re
 from collections.abc import Iterator
 from functools import lru_cache
-from itertools import accumulate
 from importlib import resources
+from itertools import accumulate
 
 # A snake_case identifier is one token: "system_prompt" in code is a variable, not a request.
 _WORDS = re.compile(r"[^\W\d_]+(?:_[^\W_]+)+|[^\W\d_]+(?:'[^\W\d_]+)?|\d+")

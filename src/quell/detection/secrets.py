@@ -94,6 +94,8 @@ _EXTRA_GATES: dict[str, tuple[str, ...]] = {
     "aws_secret_key": ("aws",),
 }
 
+_ALL_GATES = frozenset(g for gates in _GATES.values() for g in gates)
+
 
 @dataclass(frozen=True, slots=True)
 class _Pattern:
@@ -176,8 +178,10 @@ class SecretsDetector:
             for m in pattern.finditer(capped):
                 span = m.span(1) if m.groups() else m.span()
                 self._add(found, taken, category, "quell", score, span, capped)
+        # Each gate string is looked for once per text, not once per pattern that names it.
+        present = {g for g in _ALL_GATES if g in low}
         for p in self.patterns:
-            if p.gate and not any(g in low for g in p.gate):
+            if p.gate and present.isdisjoint(p.gate):
                 continue
             for m in p.pattern.finditer(capped):
                 # Some plugin patterns capture the secret, others capture a prefix only.
