@@ -145,6 +145,7 @@ def store_envelopes(
 ) -> IngestResult:
     """Payloads, signals, alerts and incident links for `envelopes`, in the caller's transaction."""
     result = IngestResult()
+    seen: set[int] = set()  # an outcome shared by several envelopes is listed once
     for part in store_each(session, envelopes, correlator, extra_to_all=True):
         result.signal_ids.extend(part.signal_ids)
         result.alert_ids.extend(part.alert_ids)
@@ -153,7 +154,10 @@ def store_envelopes(
         result.resolved += part.resolved
         result.unmatched += part.unmatched
         result.unmapped += part.unmapped
-        result.outcomes.extend(o for o in part.outcomes if o not in result.outcomes)
+        for outcome in part.outcomes:
+            if id(outcome) not in seen:
+                seen.add(id(outcome))
+                result.outcomes.append(outcome)
     result.incident_ids = sorted(
         {o.incident_id for o in result.outcomes if o.incident_id is not None}
     )
@@ -230,12 +234,15 @@ def store_each(
         None if ref is None else (new_ids[-ref - 1] if ref < 0 else ref) for ref, _ in refs
     ]
     signal_ids = db.insert_signals([(pid, item) for _n, pid, item in items], alert_ids)
-    owner: dict[int, int] = {}  # alert id -> index of the first envelope that touched it
+    # Which envelopes' signals landed on each alert: each answer names where they went.
+    touched_by: dict[int, list[int]] = {}
     for (n, _pid, _item), sid, aid in zip(items, signal_ids, alert_ids, strict=True):
         results[n].signal_ids.append(sid)
         results[n].alert_ids.append(aid)
         if aid is not None:
-            owner.setdefault(aid, n)
+            envelopes_of = touched_by.setdefault(aid, [])
+            if not envelopes_of or envelopes_of[-1] != n:
+                envelopes_of.append(n)
 
     incoming = [
         Incoming(signal=item.signal, signal_id=sid, alert_id=aid, new_alert=new)
@@ -247,12 +254,10 @@ def store_each(
     outcomes = correlator.handle(session, incoming) if incoming else []
     db.link_incidents(outcomes, open_alerts)
     for outcome in outcomes:
-        n_owner = owner.get(outcome.alert_id)
-        if n_owner is not None:
-            # Every envelope whose signals landed on this alert learns where it went.
-            for n, result in enumerate(results):
-                if n == n_owner or outcome.alert_id in result.alert_ids:
-                    result.outcomes.append(outcome)
+        owners = touched_by.get(outcome.alert_id)
+        if owners is not None:
+            for n in owners:
+                results[n].outcomes.append(outcome)
         elif extra_to_all:
             for result in results:
                 result.outcomes.append(outcome)
@@ -726,3 +731,26 @@ def changes_for(
         .order_by(ChangeEvent.occurred_at, ChangeEvent.id)
     )
     return list(session.scalars(query))
+
+
+def receive_native(
+    engine: Engine, body: Any, *, actor: str, source: str = "native", max_batch: int = 1000
+) -> IngestResult:
+    """Store native signals (one, a list or ``{"signals": [...]}``) from inside the process.
+
+    The same path as ``POST /api/v1/signals``: parsed once, stored whole or refused whole,
+    deduplicated and correlated in one transaction. Drills, the demo and the SDK's local mode
+    use it instead of going through HTTP.
+    """
+    from quell.ingest.native import parse_native
+    from quell.ingest.normalise import Context
+    from quell.timeutil import utcnow
+
+    text = orjson.dumps(body).decode()
+
+    def build(session: Session) -> tuple[None, list[Envelope]]:
+        received = utcnow()
+        items = parse_native(body, Context(received, known_systems(session)), max_batch=max_batch)
+        return None, [Envelope(source, text, actor, received, items)]
+
+    return receive(engine, build)[1]
