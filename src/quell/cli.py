@@ -118,8 +118,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     from quell.demo import DEMO_PASSWORD, seed
 
     engine = _engine(migrate=True)
-    with db.session_scope(engine) as session:
-        result = seed(session)
+    result = seed(engine)
     console.print(f"[bold]quell demo[/bold] on {Settings.from_env().database_url}")
     console.print(f"  incidents created: {result['incidents_created']}")
     console.print(f"  admin API token:   [bold]{result['admin_token']}[/bold]")

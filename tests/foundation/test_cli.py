@@ -37,7 +37,9 @@ def test_demo_then_list_ack_resolve_verify(db_url: str, tmp_path: Path) -> None:
     rows = json.loads(listing.stdout)
     kinds = {r["status"] for r in rows}
     assert {"triggered", "acknowledged", "resolved"} <= kinds
-    fresh = next(r for r in rows if r["status"] == "triggered")
+    # The drift alert: triggered, and no decision gate stands before resolving it.
+    fresh = next(r for r in rows if r["title"].startswith("Fraud score"))
+    assert fresh["status"] == "triggered"
     assert run(["incidents", "ack", str(fresh["id"]), "--as", "ana"], db_url).returncode == 0
     assert run(["incidents", "resolve", str(fresh["id"])], db_url).returncode == 0
     shown = run(["incidents", "show", str(fresh["id"]), "--json"], db_url)

@@ -18,7 +18,6 @@ from sqlalchemy import Engine
 from quell.api.app import create_app
 from quell.demo import DEMO_PASSWORD, seed
 from quell.settings import Settings
-from quell.store.db import session_scope
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -42,8 +41,7 @@ def artifacts_dir() -> Path:
 @pytest.fixture()
 def seeded(db: Engine) -> dict[str, Any]:
     """The demo inventory, users (admin/responder/viewer) and incidents, made by the services."""
-    with session_scope(db) as session:
-        return seed(session)
+    return seed(db)
 
 
 @pytest.fixture()

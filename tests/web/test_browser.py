@@ -26,7 +26,8 @@ def test_new_incident_appears_live_then_is_acknowledged_assigned_and_resolved(
 ) -> None:
     browser_login(page, live_server, "responder")
     board = page.locator("#board-rows")
-    assert board.locator("tr[data-incident]").count() == 2  # the demo's two open incidents
+    # The demo's open incidents: the agent, the drift alert and the pipeline's injection.
+    assert board.locator("tr[data-incident]").count() == 3
     page.wait_for_function("document.getElementById('live-status').textContent.includes('Live')")
     page.evaluate("window.__same_page = true")
 

@@ -306,6 +306,8 @@ def test_declaring_an_incident_by_hand_and_markup_in_it_stays_text(
     web_client: TestClient, seeded: dict[str, Any], db: Engine
 ) -> None:
     login(web_client, "responder")
+    with session_scope(db) as s:
+        new_id = int(s.scalar(select(func.max(Incident.id))) or 0) + 1
     board = web_client.get("/board").text
     assert 'action="/incidents"' in board
     csrf = csrf_of(board)
@@ -321,13 +323,13 @@ def test_declaring_an_incident_by_hand_and_markup_in_it_stays_text(
         },
         follow_redirects=False,
     )
-    assert r.status_code == 303 and r.headers["location"] == "/incidents/4"
-    page = web_client.get("/incidents/4").text
+    assert r.status_code == 303 and r.headers["location"] == f"/incidents/{new_id}"
+    page = web_client.get(f"/incidents/{new_id}").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt; chatbot swears" in page
     assert "<script>alert(1)" not in page
     assert "<script>alert(1)" not in web_client.get("/board").text
     with session_scope(db) as s:
-        incident = s.get(Incident, 4)
+        incident = s.get(Incident, new_id)
         assert incident is not None and incident.source == "console"
     r = web_client.post("/incidents", data={"csrf": csrf, "title": " ", "severity": "SEV-2"})
     assert "title must not be empty" in r.text

@@ -15,7 +15,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, select
@@ -27,9 +26,7 @@ from quell.incidents.models import Incident
 from quell.incidents.service import get_incident
 from quell.incidents.timeline import append_event, events
 from quell.ingest.models import Alert
-from quell.ingest.native import parse_native
-from quell.ingest.normalise import Context
-from quell.ingest.service import Envelope, correlator_for, known_systems, receive
+from quell.ingest.service import correlator_for, receive_native
 from quell.inventory.models import AISystem
 from quell.store.db import session_scope
 from quell.timeutil import utcnow
@@ -174,18 +171,6 @@ class DrillReport:
         }
 
 
-def _send(engine: Engine, signal: dict[str, Any], actor: str) -> None:
-    body = orjson.dumps(signal).decode()
-
-    def build(session: Session) -> tuple[None, list[Envelope]]:
-        received = utcnow()
-        ctx = Context(received, known_systems(session))
-        items = parse_native(signal, ctx, max_batch=1)
-        return None, [Envelope("drill", body, actor, received, items)]
-
-    receive(engine, build)
-
-
 def _incidents_of(session: Session, drill_id: str) -> list[int]:
     fingerprints = [f"drill:{drill_id}:%"]
     rows = session.scalars(
@@ -227,7 +212,7 @@ def run_drill(
         if delay > 0:
             sleep(delay)
         signal["occurred_at"] = utcnow().isoformat()
-        _send(engine, signal, actor)
+        receive_native(engine, signal, actor=actor, source="drill")
         if progress:
             progress(index + 1, len(planned))
     # Give held candidates the time the rules allow to open, as they would in production.

@@ -754,3 +754,26 @@ def receive_native(
         return None, [Envelope(source, text, actor, received, items)]
 
     return receive(engine, build)[1]
+
+
+def receive_native(
+    engine: Engine, body: Any, *, actor: str, source: str = "native", max_batch: int = 1000
+) -> IngestResult:
+    """Store native signals (one, a list or ``{"signals": [...]}``) from inside the process.
+
+    The same path as ``POST /api/v1/signals``: parsed once, stored whole or refused whole,
+    deduplicated and correlated in one transaction. Drills, the demo and the SDK's local mode
+    use it instead of going through HTTP.
+    """
+    from quell.ingest.native import parse_native
+    from quell.ingest.normalise import Context
+    from quell.timeutil import utcnow
+
+    text = orjson.dumps(body).decode()
+
+    def build(session: Session) -> tuple[None, list[Envelope]]:
+        received = utcnow()
+        items = parse_native(body, Context(received, known_systems(session)), max_batch=max_batch)
+        return None, [Envelope(source, text, actor, received, items)]
+
+    return receive(engine, build)[1]
