@@ -338,3 +338,42 @@ def _viewer(db: Engine) -> str:
     with session_scope(db) as s:
         token, _ = create_token(s, name="eye", role="viewer")
     return token
+
+
+def test_many_row_statements_keep_each_signal_on_its_alert(
+    app_client: Any, db: Engine, tokens: dict[str, str], inventory: None
+) -> None:
+    """The one-statement many-row paths: ids, alert links, counts and resolves line up."""
+    h = auth(tokens["reporter"])
+    first = app_client.post(
+        "/api/v1/signals", json=[sig(n, fingerprint=f"m-{n}") for n in range(5)], headers=h
+    )
+    assert first.status_code == 202 and first.json()["alerts"]["new"] == 5
+    batch = [sig(10 + n, fingerprint=f"m-{n % 5}") for n in range(15)]  # 3 repeats of each
+    batch += [sig(30, fingerprint="m-new-a"), sig(31, fingerprint="m-new-b")]
+    batch += [sig(32, fingerprint="m-4", status="resolved")]
+    second = app_client.post("/api/v1/signals", json={"signals": batch}, headers=h)
+    body = second.json()
+    assert second.status_code == 202, second.text
+    assert body["alerts"] == {"new": 2, "deduplicated": 15, "resolved": 1, "unmatched": 0}
+    ids = body["signals"]
+    assert len(set(ids)) == len(batch) and min(ids) > max(first.json()["signals"])
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT s.id, s.summary, a.fingerprint FROM signals s JOIN alerts a"
+                " ON a.id = s.alert_id"
+            )
+        ).all()
+        alerts = {
+            fp: (n, status)
+            for fp, n, status in conn.execute(text("SELECT fingerprint, count, status FROM alerts"))
+        }
+    landed = {summary: fp for _id, summary, fp in rows}
+    for item in batch:  # every signal sits on the alert of its own fingerprint
+        assert landed[item["summary"]] == item["fingerprint"]
+    by_id = {signal_id: summary for signal_id, summary, _fp in rows}
+    assert [by_id[i] for i in ids] == [item["summary"] for item in batch]  # ids in body order
+    assert alerts["m-0"] == (4, "firing") and alerts["m-3"] == (4, "firing")
+    assert alerts["m-4"] == (4, "resolved")
+    assert alerts["m-new-a"] == (1, "firing")

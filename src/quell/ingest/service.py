@@ -437,7 +437,9 @@ class _Driver:
                 if len(params) == 1:
                     cursor.execute(sql, params[0])
                     return [cursor.fetchone()[0]]
-                # Pipelined: one round trip for the lot, and each row's id in order.
+                # Pipelined: one round trip for the lot, and each row's id in order. (Measured
+                # against one INSERT ... SELECT FROM unnest(arrays): slower here, in wall time
+                # and in this process's CPU.)
                 cursor.executemany(sql, params, returning=True)
                 ids = []
                 while True:
@@ -731,29 +733,6 @@ def changes_for(
         .order_by(ChangeEvent.occurred_at, ChangeEvent.id)
     )
     return list(session.scalars(query))
-
-
-def receive_native(
-    engine: Engine, body: Any, *, actor: str, source: str = "native", max_batch: int = 1000
-) -> IngestResult:
-    """Store native signals (one, a list or ``{"signals": [...]}``) from inside the process.
-
-    The same path as ``POST /api/v1/signals``: parsed once, stored whole or refused whole,
-    deduplicated and correlated in one transaction. Drills, the demo and the SDK's local mode
-    use it instead of going through HTTP.
-    """
-    from quell.ingest.native import parse_native
-    from quell.ingest.normalise import Context
-    from quell.timeutil import utcnow
-
-    text = orjson.dumps(body).decode()
-
-    def build(session: Session) -> tuple[None, list[Envelope]]:
-        received = utcnow()
-        items = parse_native(body, Context(received, known_systems(session)), max_batch=max_batch)
-        return None, [Envelope(source, text, actor, received, items)]
-
-    return receive(engine, build)[1]
 
 
 def receive_native(
