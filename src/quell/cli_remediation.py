@@ -195,7 +195,7 @@ def register(main: click.Group) -> None:
         incident_id: int, reason: str, actor: str | None, token: str | None, as_json: bool
     ) -> None:
         """Revoke the incident's agent(s) now (or propose it, if a second approver is needed)."""
-        from quell.remediation.actions import kill_switch
+        from quell.remediation.kill_switch import kill_switch
 
         with store() as session:
             result = kill_switch(

@@ -25,6 +25,7 @@ PHASE_MODULES: tuple[str, ...] = (
     "quell.communication.cadence",
     "quell.remediation.guard",
     "quell.remediation.connectors",
+    "quell.remediation.approval_rules",
     "quell.remediation.actions",
     "quell.remediation.policies",
     "quell.remediation.gates",

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from quell.api.deps import get_session, responder, viewer
 from quell.auth.service import Principal
 from quell.incidents.service import get_incident
-from quell.remediation import actions, gates, policies
+from quell.remediation import actions, approval_rules, gates, policies
 from quell.remediation.connectors import configured_connectors
+from quell.remediation.kill_switch import kill_switch as press_kill_switch
 
 router = APIRouter(tags=["remediation"])
 
@@ -119,7 +120,7 @@ def kill_switch(
     who: Principal = Depends(responder),
 ) -> dict[str, Any]:
     """Revoke the incident's agent(s) now, or propose it when a second approver is needed."""
-    result = actions.kill_switch(session, incident_id, who=who, reason=body.reason if body else "")
+    result = press_kill_switch(session, incident_id, who=who, reason=body.reason if body else "")
     if result["needs_second_approver"]:
         response.status_code = 202
     return result
@@ -154,7 +155,7 @@ def list_policies(
 def get_rules(
     session: Session = Depends(get_session), _: Principal = Depends(viewer)
 ) -> dict[str, Any]:
-    return actions.containment_rules(session).model_dump(mode="json")
+    return approval_rules.containment_rules(session).model_dump(mode="json")
 
 
 @router.get("/containment/connectors")

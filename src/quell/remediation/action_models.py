@@ -53,7 +53,7 @@ class ContainmentAction(Base):
 
 
 # The containment action types quell knows, in the playbook's words. Which system kinds each
-# applies to and which parameters it takes live in quell.remediation.actions.
+# applies to and which parameters it takes live in quell.remediation.action_kinds.
 ACTION_TYPES = (
     "revoke_agent",
     "restore_agent",

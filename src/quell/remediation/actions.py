@@ -4,195 +4,37 @@ A responder proposes an action on one affected system; a person with the right r
 it (the admin role for high-risk actions; under the two-person rule, someone other than the
 proposer); a connector carries it out; every step is a timeline event. A written containment
 policy may pre-approve an action (see quell.remediation.policies); nothing else skips approval.
+The action types live in quell.remediation.action_kinds, who may approve in
+quell.remediation.approval_rules, the agent kill switch in quell.remediation.kill_switch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal
+from typing import Any, Final
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quell.auth.service import Principal
-from quell.config import register_section
 from quell.errors import Conflict, Forbidden, InvalidInput, NotFound
 from quell.incidents.models import Incident
 from quell.incidents.service import get_incident
 from quell.incidents.timeline import append_event
 from quell.inventory.models import AISystem
-from quell.inventory.schemas import Criticality, Strict
+from quell.remediation.action_kinds import ACTION_KINDS, ActionKind, eligible
 from quell.remediation.action_models import ACTION_TYPES, ContainmentAction
+from quell.remediation.approval_rules import (
+    approval_refusal,
+    containment_rules,
+    requirement_for,
+)
 from quell.remediation.connectors import ActionRequest, ConnectorResult, resolve_connector
-from quell.store.sections import store_section, stored_section
 from quell.timeutil import iso, utcnow
 from quell.validation import describe, field_path
 
-RULES_SECTION: Final = "containment"
 OPEN_ACTION_STATUSES: Final = frozenset({"proposed", "approved", "executing"})
 SYSTEM_ACTOR: Final = "quell"  # the actor of steps quell takes by itself (policies)
-
-
-# ---------------------------------------------------------------- action types and parameters
-
-
-class NoParams(Strict):
-    """Actions that take no parameters: the inventory says what to do."""
-
-
-class PauseParams(Strict):
-    mode: Literal["human_review", "hold"] = Field(
-        default="human_review", description="send cases to people, or hold them"
-    )
-
-
-class FilterParams(Strict):
-    direction: Literal["input", "output", "both"] = "both"
-    level: Literal["strict", "maximum"] = "strict"
-    patterns: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
-        default_factory=list, max_length=100, description="patterns to block, e.g. the injection"
-    )
-    categories: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
-        default_factory=list, max_length=50, description="content categories to block"
-    )
-
-
-class RateLimitParams(Strict):
-    requests_per_minute: Annotated[int, Field(ge=1, le=1_000_000)]
-    scope: Literal["system", "user", "ip", "api_key"] = "user"
-    duration_minutes: Annotated[int, Field(ge=1, le=10_080)] | None = None
-
-
-@dataclass(frozen=True)
-class ActionKind:
-    """What an action type applies to, what it takes, and what the inventory must know first."""
-
-    name: str
-    title: str
-    system_kinds: frozenset[str]
-    params: type[BaseModel]
-    needs: str | None = None  # an AISystem field that must be set, e.g. safe_fallback
-
-
-ALL_KINDS: Final = frozenset({"generative", "agent", "predictive"})
-ACTION_KINDS: Final[dict[str, ActionKind]] = {
-    k.name: k
-    for k in (
-        ActionKind(
-            "revoke_agent", "Revoke the agent's permissions", frozenset({"agent"}), NoParams
-        ),
-        ActionKind(
-            "restore_agent", "Restore the agent's permissions", frozenset({"agent"}), NoParams
-        ),
-        ActionKind(
-            "route_fallback", "Route to the safe fallback", ALL_KINDS, NoParams, "safe_fallback"
-        ),
-        ActionKind(
-            "rollback_model",
-            "Roll back to the previous model version",
-            ALL_KINDS,
-            NoParams,
-            "previous_model_version",
-        ),
-        ActionKind(
-            "pause_decisions",
-            "Pause automated decisions",
-            frozenset({"predictive"}),
-            PauseParams,
-        ),
-        ActionKind(
-            "tighten_filters",
-            "Tighten input/output filters",
-            frozenset({"generative", "agent"}),
-            FilterParams,
-        ),
-        ActionKind("rate_limit", "Rate limit", ALL_KINDS, RateLimitParams),
-    )
-}
-assert set(ACTION_KINDS) == set(ACTION_TYPES)
-
-
-# ---------------------------------------------------------------- who may approve (quell.yaml)
-
-
-class RuleMatch(Strict):
-    """Which actions a rule covers: by action type, or by the criticality of the system."""
-
-    action_types: list[str] = Field(default_factory=list)
-    criticality: list[Criticality] = Field(default_factory=list)
-
-    def covers(self, action_type: str, criticality: str) -> list[str]:
-        """Why this rule covers the action (empty when it does not)."""
-        why = []
-        if action_type in self.action_types:
-            why.append(f"action type {action_type}")
-        if criticality in self.criticality:
-            why.append(f"system criticality {criticality}")
-        return why
-
-
-class ContainmentRules(Strict):
-    """quell.yaml `containment:` — who may approve, the two-person rule, policy switches."""
-
-    approver_role: Literal["responder", "admin"] = "responder"
-    high_risk: RuleMatch = Field(
-        default_factory=lambda: RuleMatch(action_types=["rollback_model", "pause_decisions"]),
-        description="actions only an admin may approve",
-    )
-    two_person_rule: RuleMatch = Field(
-        default_factory=lambda: RuleMatch(criticality=["critical"]),
-        description="actions the proposer may not approve themselves",
-    )
-    default_policies: bool = Field(
-        default=True, description="use quell's built-in pre-approval policies"
-    )
-    disabled_policies: list[str] = Field(
-        default_factory=list, description="policies (built-in or yours) switched off by name"
-    )
-
-
-def containment_rules(session: Session) -> ContainmentRules:
-    stored = stored_section(session, RULES_SECTION)
-    return ContainmentRules.model_validate(stored) if stored else ContainmentRules()
-
-
-def _apply_rules(session: Session, section: ContainmentRules) -> dict[str, str]:
-    for rule in (section.high_risk, section.two_person_rule):
-        unknown = [t for t in rule.action_types if t not in ACTION_TYPES]
-        if unknown:
-            raise InvalidInput(
-                f"unknown action type(s) {', '.join(unknown)}; known: {', '.join(ACTION_TYPES)}",
-                field="containment.action_types",
-            )
-    return {"rules": store_section(session, RULES_SECTION, section.model_dump(mode="json"))}
-
-
-register_section(RULES_SECTION, ContainmentRules, _apply_rules)
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """What approving an action takes."""
-
-    role: str
-    two_person: bool
-    why: str
-
-
-def requirement_for(rules: ContainmentRules, action_type: str, system: AISystem) -> Requirement:
-    high = rules.high_risk.covers(action_type, system.criticality)
-    pair = rules.two_person_rule.covers(action_type, system.criticality)
-    parts = []
-    if high:
-        parts.append(f"high-risk ({', '.join(high)}): the admin role approves")
-    if pair:
-        parts.append(f"two-person rule ({', '.join(pair)}): the proposer may not approve")
-    return Requirement(
-        role="admin" if high else rules.approver_role,
-        two_person=bool(pair),
-        why="; ".join(parts) or f"the {rules.approver_role} role approves",
-    )
 
 
 # ---------------------------------------------------------------- views
@@ -253,16 +95,6 @@ def get_action(session: Session, action_id: int, *, lock: bool = False) -> Conta
 # ---------------------------------------------------------------- propose
 
 
-def eligible(kind: ActionKind, system: AISystem) -> str | None:
-    """Why `system` cannot take this action (None when it can)."""
-    if system.kind not in kind.system_kinds:
-        allowed = ", ".join(sorted(kind.system_kinds))
-        return f"{kind.name} applies to {allowed} systems; {system.name} is {system.kind}"
-    if kind.needs and not getattr(system, kind.needs):
-        return f"{system.name} has no {kind.needs} in the inventory; set it first"
-    return None
-
-
 def _pick_system(incident: Incident, kind: ActionKind, name: str | None) -> AISystem:
     if name:
         found = next((s for s in incident.systems if s.name == name), None)
@@ -318,9 +150,10 @@ def _derived(kind: ActionKind, system: AISystem) -> dict[str, Any]:
     return {}
 
 
-def _open_duplicate(
+def open_duplicate(
     session: Session, incident_id: int, action_type: str, system: str
 ) -> ContainmentAction | None:
+    """The action of this type on this system that is still open on the incident, if any."""
     return session.scalars(
         select(ContainmentAction).where(
             ContainmentAction.incident_id == incident_id,
@@ -367,7 +200,7 @@ def create_action(
         )
     target = _pick_system(incident, kind, system)
     checked = {**_check_params(kind, params), **_derived(kind, target)}
-    duplicate = _open_duplicate(session, incident.id, action_type, target.name)
+    duplicate = open_duplicate(session, incident.id, action_type, target.name)
     if duplicate is not None:
         raise Conflict(
             f"action {duplicate.id} ({action_type} on {target.name}) is already "
@@ -435,21 +268,6 @@ def propose_action(
 # ---------------------------------------------------------------- approve / reject / cancel
 
 
-def approval_refusal(action: ContainmentAction, who: Principal) -> str | None:
-    """Why `who` may not approve this action (None when they may)."""
-    if not who.can(action.approver_role):
-        return (
-            f"approving {action.type} on {action.system} needs the {action.approver_role} role "
-            f"({action.requirement}); {who.name} has {who.role}"
-        )
-    if action.two_person and who.name == action.proposed_by:
-        return (
-            f"two-person rule: {who.name} proposed action {action.id} ({action.type} on "
-            f"{action.system}) and cannot also approve it; another person must"
-        )
-    return None
-
-
 def _must_be_proposed(action: ContainmentAction, verb: str) -> None:
     if action.status != "proposed":
         raise Conflict(
@@ -467,7 +285,7 @@ def approve_action(
     if refusal:
         raise Forbidden(refusal)
     incident = get_incident(session, action.incident_id, lock=True)
-    _approve(session, incident, action, approved_by=who.name, reason=reason.strip())
+    record_approval(session, incident, action, approved_by=who.name, reason=reason.strip())
     execute_action(session, incident, action)
     return action
 
@@ -477,12 +295,12 @@ def approve_by_policy(
 ) -> ContainmentAction:
     """A written policy pre-approves the action: it runs at once, naming the policy."""
     action.policy = policy
-    _approve(session, incident, action, approved_by=SYSTEM_ACTOR, reason=why, policy=policy)
+    record_approval(session, incident, action, approved_by=SYSTEM_ACTOR, reason=why, policy=policy)
     execute_action(session, incident, action)
     return action
 
 
-def _approve(
+def record_approval(
     session: Session,
     incident: Incident,
     action: ContainmentAction,
@@ -491,6 +309,7 @@ def _approve(
     reason: str,
     policy: str | None = None,
 ) -> None:
+    """Mark the action approved and put the approval on the timeline."""
     now = utcnow()
     action.status = "approved"
     action.approved_by = approved_by
@@ -633,77 +452,3 @@ def _swap_model_versions(system: AISystem) -> dict[str, str | None]:
     )
     system.updated_at = utcnow()
     return {"from": before, "to": system.current_model_version}
-
-
-# ---------------------------------------------------------------- the kill switch
-
-
-def agent_revoked(session: Session, incident_id: int, system: str) -> ContainmentAction | None:
-    """The revoke that is in force for this agent on this incident, if any (no later restore)."""
-    last = session.scalars(
-        select(ContainmentAction)
-        .where(
-            ContainmentAction.incident_id == incident_id,
-            ContainmentAction.system == system,
-            ContainmentAction.type.in_(("revoke_agent", "restore_agent")),
-            ContainmentAction.status == "succeeded",
-        )
-        .order_by(ContainmentAction.finished_at.desc(), ContainmentAction.id.desc())
-    ).first()
-    return last if last is not None and last.type == "revoke_agent" else None
-
-
-def kill_switch(
-    session: Session, incident_id: int, *, who: Principal, reason: str = ""
-) -> dict[str, Any]:
-    """Revoke every affected agent of the incident in one call, as far as `who` may alone.
-
-    Where `who` may approve alone, the revoke is proposed, approved and carried out now; where
-    the rules need another person (two-person rule, admin role), it is proposed and waits.
-    """
-    who.require("responder")
-    incident = get_incident(session, incident_id, lock=True)
-    agents = [s for s in incident.systems if s.kind == "agent"]
-    if not agents:
-        raise Conflict(f"incident {incident_id} has no affected agent system to revoke")
-    why = reason.strip() or "kill switch"
-    results: list[dict[str, Any]] = []
-    waiting = False
-    for agent in agents:
-        in_force = agent_revoked(session, incident_id, agent.name)
-        if in_force is not None:
-            results.append({**action_to_dict(in_force), "note": "already revoked"})
-            continue
-        action = _open_duplicate(session, incident_id, "revoke_agent", agent.name)
-        if action is None:
-            action = create_action(
-                session,
-                incident,
-                "revoke_agent",
-                proposed_by=who.name,
-                system=agent.name,
-                reason=why,
-            )
-        refusal = approval_refusal(action, who) if action.status == "proposed" else None
-        if action.status == "proposed" and refusal is None:
-            _approve(session, incident, action, approved_by=who.name, reason=why)
-            execute_action(session, incident, action)
-        elif action.status == "proposed":
-            waiting = True
-            results.append({**action_to_dict(action), "note": refusal})
-            continue
-        results.append(action_to_dict(action))
-    failed = [r for r in results if r["status"] == "failed"]
-    if waiting:
-        message = "proposed; a second approver is needed (see each action's note)"
-    elif failed:
-        message = "the revoke failed for " + ", ".join(r["system"] for r in failed)
-    else:
-        message = "revoked: " + ", ".join(r["system"] for r in results)
-    return {
-        "incident_id": incident_id,
-        "executed": not waiting and not failed,
-        "needs_second_approver": waiting,
-        "message": message,
-        "actions": results,
-    }

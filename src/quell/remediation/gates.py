@@ -27,8 +27,9 @@ from quell.incidents.models import Incident, TimelineEvent
 from quell.incidents.service import current_roles, get_incident
 from quell.incidents.timeline import append_event
 from quell.inventory.schemas import Criticality, Strict, SystemKind
+from quell.remediation.action_kinds import ACTION_KINDS, eligible
 from quell.remediation.action_models import ACTION_TYPES, ContainmentAction
-from quell.remediation.actions import ACTION_KINDS, action_to_dict, create_action, eligible
+from quell.remediation.actions import action_to_dict, create_action
 from quell.store.sections import store_section, stored_section
 from quell.timeutil import iso, utcnow
 

@@ -25,15 +25,10 @@ from quell.incidents.lifecycle import ARCHETYPES, SEVERITIES
 from quell.incidents.models import Incident
 from quell.inventory.models import AISystem
 from quell.inventory.schemas import Criticality, Name, Strict, SystemKind
+from quell.remediation.action_kinds import ACTION_KINDS, eligible
 from quell.remediation.action_models import ACTION_TYPES, ContainmentAction
-from quell.remediation.actions import (
-    ACTION_KINDS,
-    SYSTEM_ACTOR,
-    approve_by_policy,
-    containment_rules,
-    create_action,
-    eligible,
-)
+from quell.remediation.actions import SYSTEM_ACTOR, approve_by_policy, create_action
+from quell.remediation.approval_rules import containment_rules
 from quell.store.sections import store_section, stored_section
 
 SECTION: Final = "containment_policies"

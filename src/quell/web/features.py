@@ -222,20 +222,24 @@ def actions(session: Session, incident: Incident, who: Any = None) -> Panel:
     remediation = _module("quell.remediation.actions")
     if remediation is None or not hasattr(remediation, "list_actions"):
         return unavailable("containment actions (quell.remediation.actions)")
+    from quell.remediation.action_kinds import ACTION_KINDS, eligible
+    from quell.remediation.approval_rules import approval_refusal
+    from quell.remediation.kill_switch import agent_revoked
+
     listed = []
     for action in remediation.list_actions(session, incident.id):
         item = remediation.action_to_dict(action)
-        refusal = remediation.approval_refusal(action, who.principal) if who else "signed out"
+        refusal = approval_refusal(action, who.principal) if who else "signed out"
         item["can_approve"] = action.status == "proposed" and refusal is None
         item["why_not"] = refusal
         listed.append(item)
     choices = []
     for system in incident.systems:
-        for kind in remediation.ACTION_KINDS.values():
-            if remediation.eligible(kind, system) is None:
+        for kind in ACTION_KINDS.values():
+            if eligible(kind, system) is None:
                 choices.append({"type": kind.name, "title": kind.title, "system": system.name})
     agents = [s.name for s in incident.systems if s.kind == "agent"]
-    revoked = {a: remediation.agent_revoked(session, incident.id, a) is not None for a in agents}
+    revoked = {a: agent_revoked(session, incident.id, a) is not None for a in agents}
     agent_log: list[dict[str, Any]] = []
     guard = _module("quell.remediation.guard")
     if agents and guard is not None and hasattr(guard, "list_actions"):

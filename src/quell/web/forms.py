@@ -205,9 +205,9 @@ def kill_switch(
     outcome: dict[str, Any] = {}
 
     def press() -> None:
-        outcome.update(
-            _remediation().kill_switch(session, incident_id, who=web.principal, reason=reason)
-        )
+        from quell.remediation.kill_switch import kill_switch as press_kill_switch
+
+        outcome.update(press_kill_switch(session, incident_id, who=web.principal, reason=reason))
 
     response = act(session, back, "", press)
     if outcome:
