@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from quell.api.deps import admin, get_session, responder, viewer
 from quell.auth.service import Principal
 from quell.errors import InvalidInput
-from quell.escalation import notify, oncall, roles, service
+from quell.escalation import notify, oncall, policies, roles, service
 from quell.escalation.models import Delivery
 from quell.escalation.schemas import PolicyIn, ScheduleIn
 from quell.incidents.service import get_incident
@@ -80,14 +80,14 @@ def put_schedule(
 def list_policies(
     session: Session = Depends(get_session), _: Principal = Depends(viewer)
 ) -> list[dict[str, Any]]:
-    return [service.policy_to_dict(p) for p in service.list_policies(session)]
+    return [policies.policy_to_dict(p) for p in policies.list_policies(session)]
 
 
 @router.get("/escalation-policies/{name}")
 def get_policy(
     name: str, session: Session = Depends(get_session), _: Principal = Depends(viewer)
 ) -> dict[str, Any]:
-    return service.policy_to_dict(service.get_policy(session, name))
+    return policies.policy_to_dict(policies.get_policy(session, name))
 
 
 @router.put("/escalation-policies/{name}")
@@ -98,8 +98,8 @@ def put_policy(
     _: Principal = Depends(admin),
 ) -> dict[str, Any]:
     _named(body.name, name)
-    outcome = service.upsert_policy(session, body)
-    return {"outcome": outcome, **service.policy_to_dict(service.get_policy(session, name))}
+    outcome = policies.upsert_policy(session, body)
+    return {"outcome": outcome, **policies.policy_to_dict(policies.get_policy(session, name))}
 
 
 @router.post("/incidents/{incident_id}/page")

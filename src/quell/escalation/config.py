@@ -13,8 +13,8 @@ from quell.config import register_section
 from quell.errors import InvalidInput
 from quell.escalation.notify import apply_notifications
 from quell.escalation.oncall import upsert_schedule
+from quell.escalation.policies import upsert_policy
 from quell.escalation.schemas import NotificationsIn, PolicyIn, ScheduleIn
-from quell.escalation.service import upsert_policy
 
 
 class SchedulesIn(RootModel[list[ScheduleIn]]):

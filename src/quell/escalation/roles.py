@@ -9,12 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from quell import scheduler
-from quell.escalation.service import (
-    owning_team,
-    past_resolvers,
-    policy_for,
-    suggest_first_responder,
-)
+from quell.escalation.policies import owning_team, policy_for
+from quell.escalation.recipients import past_resolvers, suggest_first_responder
 from quell.incidents.lifecycle import ROLE_TITLES, ROLES, severity_rank
 from quell.incidents.models import Incident
 from quell.incidents.service import current_roles

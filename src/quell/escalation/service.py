@@ -1,10 +1,10 @@
 """Paging: the owning team from the inventory, the policy it uses, level after level until
 somebody acknowledges. Each level's timeout is a durable scheduler job keyed by incident, so an
-acknowledgement cancels it and a restart does not lose it."""
+acknowledgement cancels it and a restart does not lose it. Policies live in
+quell.escalation.policies, who a level reaches in quell.escalation.recipients."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,253 +12,32 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quell import scheduler
-from quell.errors import Conflict, InvalidInput, NotFound
+from quell.errors import Conflict, InvalidInput
 from quell.escalation import notify
 from quell.escalation.models import Escalation, EscalationPolicy
-from quell.escalation.oncall import get_schedule, who_is_on_call
+from quell.escalation.policies import owning_team, policy_for, policy_spec
+from quell.escalation.recipients import (
+    Recipients,
+    find_member,
+    resolve_level,
+    suggest_first_responder,
+)
 from quell.escalation.schemas import LevelIn, PolicyIn, TargetIn
 from quell.incidents import lifecycle
-from quell.incidents.models import Incident, TimelineEvent, incident_systems
+from quell.incidents.models import Incident, TimelineEvent
 from quell.incidents.service import get_incident
 from quell.incidents.timeline import append_event
-from quell.inventory.models import AISystem, Team, TeamMember
+from quell.inventory.models import Team
 from quell.timeutil import iso
 
 PAGE_JOB = "escalation.page"
 TIMEOUT_JOB = "escalation.timeout"
-CRITICALITY_ORDER = ("critical", "high", "medium", "low")
 FALLBACK_SUFFIX = " (no policy)"
 
 
 def job_key(incident_id: int) -> str:
     """One pending escalation timer per incident, under this key."""
     return f"escalation:{incident_id}"
-
-
-# ---------------------------------------------------------------- policies
-
-
-def get_policy(session: Session, name: str) -> EscalationPolicy:
-    row = session.scalars(select(EscalationPolicy).where(EscalationPolicy.name == name)).first()
-    if row is None:
-        raise NotFound(f"escalation policy {name!r} does not exist")
-    return row
-
-
-def list_policies(session: Session) -> list[EscalationPolicy]:
-    return list(session.scalars(select(EscalationPolicy).order_by(EscalationPolicy.name)))
-
-
-def policy_spec(row: EscalationPolicy) -> PolicyIn:
-    return PolicyIn.model_validate(row.spec)
-
-
-def _check_targets(session: Session, spec: PolicyIn) -> None:
-    teams = set(session.scalars(select(Team.name)))
-    people = set(session.scalars(select(TeamMember.name)))
-    systems = set(session.scalars(select(AISystem.name)))
-    for index, level in enumerate(spec.levels):
-        for t_index, target in enumerate(level.targets):
-            where = f"levels[{index}].targets[{t_index}]"
-            if target.schedule:
-                try:
-                    get_schedule(session, target.schedule)
-                except NotFound as exc:
-                    raise InvalidInput(
-                        f"policy {spec.name!r}: {exc.message}", field=f"{where}.schedule"
-                    ) from None
-            if target.team and target.team not in teams:
-                raise InvalidInput(
-                    f"policy {spec.name!r}: team {target.team!r} does not exist",
-                    field=f"{where}.team",
-                )
-            if target.person and target.person not in people:
-                raise InvalidInput(
-                    f"policy {spec.name!r}: {target.person!r} is not a member of any team",
-                    field=f"{where}.person",
-                )
-    for name in spec.teams:
-        if name not in teams:
-            raise InvalidInput(f"policy {spec.name!r}: team {name!r} does not exist", field="teams")
-    for name in spec.systems:
-        if name not in systems:
-            raise InvalidInput(
-                f"policy {spec.name!r}: AI system {name!r} does not exist", field="systems"
-            )
-
-
-def upsert_policy(session: Session, spec: PolicyIn) -> str:
-    _check_targets(session, spec)
-    data = spec.model_dump(mode="json", exclude_none=True)
-    row = session.scalars(
-        select(EscalationPolicy).where(EscalationPolicy.name == spec.name)
-    ).first()
-    if row is None:
-        session.add(EscalationPolicy(name=spec.name, spec=data))
-        session.flush()
-        return "created"
-    if row.spec == data:
-        return "unchanged"
-    row.spec = data
-    session.flush()
-    return "updated"
-
-
-def policy_to_dict(row: EscalationPolicy) -> dict[str, Any]:
-    return policy_spec(row).model_dump(mode="json", exclude_none=True)
-
-
-def owning_team(incident: Incident) -> Team | None:
-    """The owner of the most critical affected system that has one."""
-    ranked = sorted(
-        (s for s in incident.systems if s.owner_team is not None),
-        key=lambda s: (
-            CRITICALITY_ORDER.index(s.criticality) if s.criticality in CRITICALITY_ORDER else 9,
-            s.name,
-        ),
-    )
-    return ranked[0].owner_team if ranked else None
-
-
-def policy_for(session: Session, incident: Incident) -> PolicyIn | None:
-    """A policy naming one of the incident's systems wins over one naming the owning team."""
-    policies = [policy_spec(p) for p in list_policies(session)]
-    names = {s.name for s in incident.systems}
-    for spec in policies:
-        if names & set(spec.systems):
-            return spec
-    team = owning_team(incident)
-    if team is not None:
-        for spec in policies:
-            if team.name in spec.teams:
-                return spec
-    return None
-
-
-# ---------------------------------------------------------------- who to page
-
-
-@dataclass
-class Recipients:
-    """The people and channels one level reaches."""
-
-    people: list[str] = field(default_factory=list)
-    teams: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-def _member(session: Session, name: str) -> TeamMember | None:
-    return session.scalars(select(TeamMember).where(TeamMember.name == name)).first()
-
-
-def resolve_level(session: Session, level: LevelIn, at: datetime) -> Recipients:
-    out = Recipients()
-
-    def add_person(name: str) -> None:
-        if name not in out.people:
-            out.people.append(name)
-
-    def add_team(name: str) -> None:
-        if name not in out.teams:
-            out.teams.append(name)
-
-    for target in level.targets:
-        if target.schedule:
-            row = get_schedule(session, target.schedule)
-            who = who_is_on_call(session, row, at)
-            if who.person:
-                add_person(who.person)
-                out.notes.append(f"{who.person} is on call for {row.name}")
-            else:
-                out.notes.append(f"schedule {row.name} has nobody on call")
-            if row.team:
-                add_team(row.team)
-        elif target.team:
-            team = session.scalars(select(Team).where(Team.name == target.team)).first()
-            if team is not None:
-                add_team(team.name)
-                for member in team.members:
-                    add_person(member.name)
-        elif target.person:
-            add_person(target.person)
-            person = _member(session, target.person)
-            if person is not None:
-                add_team(person.team.name)
-    return out
-
-
-def suggest_first_responder(
-    session: Session, incident: Incident, policy: PolicyIn | None, at: datetime
-) -> list[dict[str, Any]]:
-    """Ranked candidates: who is on call at level 1, then who resolved recent incidents on the
-    same systems (most recent first)."""
-    out: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    if policy is not None:
-        level = policy.levels[0]
-        for target in level.targets:
-            if target.schedule:
-                who = who_is_on_call(session, target.schedule, at)
-                if who.person and who.person not in seen:
-                    seen.add(who.person)
-                    out.append(
-                        {
-                            "person": who.person,
-                            "reason": f"on call for {target.schedule} until {iso(who.until)}",
-                        }
-                    )
-            elif target.person and target.person not in seen:
-                seen.add(target.person)
-                out.append({"person": target.person, "reason": "level-1 target of the policy"})
-    for person, count, last_id in past_resolvers(session, incident):
-        if person not in seen:
-            seen.add(person)
-            out.append(
-                {
-                    "person": person,
-                    "reason": f"resolved {count} recent incident(s) on these systems "
-                    f"(last #{last_id})",
-                }
-            )
-    return out
-
-
-def past_resolvers(
-    session: Session, incident: Incident, *, limit: int = 20
-) -> list[tuple[str, int, int]]:
-    """(person, incidents resolved, most recent incident id) over the last `limit` resolved
-    incidents sharing a system with this one, most recent resolver first."""
-    system_ids = [s.id for s in incident.systems]
-    if not system_ids:
-        return []
-    recent = list(
-        session.execute(
-            select(Incident.id)
-            .join(incident_systems, incident_systems.c.incident_id == Incident.id)
-            .where(
-                incident_systems.c.system_id.in_(system_ids),
-                Incident.id != incident.id,
-                Incident.resolved_at.is_not(None),
-            )
-            .group_by(Incident.id, Incident.resolved_at)
-            .order_by(Incident.resolved_at.desc())
-            .limit(limit)
-        ).scalars()
-    )
-    if not recent:
-        return []
-    rows = session.execute(
-        select(TimelineEvent.incident_id, TimelineEvent.actor, TimelineEvent.seq)
-        .where(TimelineEvent.incident_id.in_(recent), TimelineEvent.kind == "incident.resolved")
-        .order_by(TimelineEvent.seq)
-    ).all()
-    resolver = {incident_id: actor for incident_id, actor, _seq in rows}  # the last resolve wins
-    counts: dict[str, list[int]] = {}
-    for incident_id in recent:  # most recent first
-        person = resolver.get(incident_id)
-        if person:
-            counts.setdefault(person, []).append(incident_id)
-    return [(person, len(ids), ids[0]) for person, ids in counts.items()]
 
 
 # ---------------------------------------------------------------- paging
@@ -301,7 +80,7 @@ def _page_level(
     if recipients.people and not emailing:
         recipients.notes.append("people not emailed: QUELL_SMTP_HOST is not set")
     for person in recipients.people:
-        member = _member(session, person)
+        member = find_member(session, person)
         if emailing and member is not None and member.email:
             deliveries.append(
                 notify.send(
