@@ -494,6 +494,23 @@ def load(
     }
 
 
+def source_state() -> str:
+    """The commit measured, and whether src/ had uncommitted changes (a shared working tree)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=HERE.parent,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head}{'+uncommitted' if dirty else ''}"
+
+
 def bench_one(
     backend: str, size: int, workers: int, args: argparse.Namespace, workdir: Path
 ) -> dict[str, Any]:
@@ -559,6 +576,7 @@ def bench_one(
         "raw_executemany_per_s": round(raw_rate),
         "batched_vs_raw": round(batched_rate / raw_rate, 2),
         "load_avg": round(max(loads), 1),
+        "source": source_state(),
     }
 
 
