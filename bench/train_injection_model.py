@@ -4,12 +4,18 @@ Run from the repository root:  .venv/bin/python bench/train_injection_model.py [
 
 Training data is quell's own hand-written examples in bench/data (listed in TRAIN below);
 nothing from /work/shared or any other data set is read. The current final held-out set
-(bench/data/injection-final-heldout-2.jsonl) is never used here; the previous round's final
-set (injection-final-heldout.jsonl) was measured once untuned and is now training data.
-Logistic regression with an L2 penalty over hashed-free word features (see
-quell.detection.injection_model), fitted with SciPy's L-BFGS; weights smaller than PRUNE are
-dropped to keep the file small.
-``--cv`` prints 5-fold out-of-fold figures instead of writing the weights.
+(bench/data/injection-final-heldout-3.jsonl) is never read here; the two earlier final sets
+were each measured once untuned and are now training data.
+Logistic regression with an L2 penalty over word, word-pair, stem, character n-gram,
+multilingual cue, cue-pair and structure features (see quell.detection.injection_model),
+fitted with SciPy's L-BFGS; weights smaller than PRUNE are dropped to keep the file small.
+
+Calibration: every training text is scored by a model fitted on the other four folds (5-fold
+out-of-fold probabilities); the full detector (rules + model) is run on those scores for each
+candidate of how the model's probability enters the rules' noisy-or (minimum probability,
+weight, veto level), and the candidate with the highest recall whose false-flag rate on the
+ordinary training prompts stays at or under TARGET_FPR is written into the model file.
+``--cv`` prints the out-of-fold figures and the calibration table without writing anything.
 """
 
 from __future__ import annotations
@@ -27,7 +33,15 @@ from scipy.optimize import minimize
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from quell.detection.injection_model import features, tokens  # noqa: E402
+from quell.detection.injection import PromptInjectionDetector  # noqa: E402
+from quell.detection.injection_model import (  # noqa: E402
+    LinearScorer,
+    _pair_features,
+    cue,
+    features,
+    structure_features,
+    tokens,
+)
 from quell.detection.normalize import normalize  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
@@ -37,18 +51,22 @@ TRAIN = (
     "injections-heldout.jsonl",
     "injections-heldout-2.jsonl",
     "injections-heldout-3.jsonl",
+    "injections-train-3.jsonl",
     "ordinary-prompts.jsonl",
     "ordinary-prompts-2.jsonl",
     "ordinary-prompts-3.jsonl",
     "ordinary-prompts-4.jsonl",
     "ordinary-prompts-5.jsonl",
+    "ordinary-prompts-6.jsonl",
     "ordinary-prompts-dev.jsonl",
-    # The previous round's final set, measured once untuned; now training data.
+    # Earlier rounds' final sets, each measured once untuned; now training data.
     "injection-final-heldout.jsonl",
+    "injection-final-heldout-2.jsonl",
 )
 OUT = ROOT / "src" / "quell" / "detection" / "data" / "injection_model.json"
 L2 = float(os.environ.get("QUELL_L2", "1.0"))
 PRUNE = 0.02
+TARGET_FPR = 0.005  # half the 1% target, as a margin for data the model never saw
 MIN_COUNT = 2  # a feature must occur in at least this many training texts
 
 
@@ -67,7 +85,7 @@ def load() -> tuple[list[str], np.ndarray]:
 
 def featurize(texts: list[str], vocab: dict[str, int] | None = None):  # type: ignore[no-untyped-def]
     """Sparse count matrix over the feature vocabulary (built from ``texts`` when None)."""
-    bags = [[f for _, f in features(tokens(normalize(t).text))] for t in texts]
+    bags = [text_bag(normalize(t).text) for t in texts]
     if vocab is None:
         df: dict[str, int] = {}
         for bag in bags:
@@ -83,6 +101,15 @@ def featurize(texts: list[str], vocab: dict[str, int] | None = None):  # type: i
                 cols.append(j)
     x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(texts), len(vocab)))
     return x, vocab
+
+
+def text_bag(text: str) -> list[str]:
+    """Every feature of a whole training text (word features, cue pairs, structure marks)."""
+    words = tokens(text)
+    out = [f for _, f in features(words)]
+    out.extend(_pair_features({c for c in map(cue, words) if c is not None}))
+    out.extend(structure_features(text))
+    return out
 
 
 def fit(x, y: np.ndarray) -> tuple[np.ndarray, float]:  # type: ignore[no-untyped-def]
@@ -110,8 +137,6 @@ def cross_validate(texts: list[str], y: np.ndarray, folds: int = 5) -> np.ndarra
     rng = np.random.default_rng(7)
     order = rng.permutation(len(texts))
     out = np.zeros(len(texts))
-    from quell.detection.injection_model import LinearScorer
-
     for k in range(folds):
         test = order[k::folds]
         train = np.setdiff1d(order, test)
@@ -124,26 +149,71 @@ def cross_validate(texts: list[str], y: np.ndarray, folds: int = 5) -> np.ndarra
     return out
 
 
+class _Fixed(LinearScorer):
+    """A scorer that answers with precomputed out-of-fold probabilities."""
+
+    def __init__(self, table: dict[str, float], calibration: dict[str, float]) -> None:
+        super().__init__({}, 0.0, calibration)
+        self.table = table
+
+    def probability(self, text: str) -> float:
+        return self.table.get(text, 0.0)
+
+
+CANDIDATES = [
+    {"min": m, "weight": w, "veto": v}
+    for m in (0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+    for w in (0.55, 0.65, 0.75, 0.85, 0.95)
+    for v in (0.05, 0.1, 0.2, 0.3)
+]
+
+
+def calibrate(texts: list[str], y: np.ndarray, p: np.ndarray) -> tuple[dict[str, float], list]:  # type: ignore[type-arg]
+    """The combination with the best recall at <= TARGET_FPR, run through the real detector."""
+    table = {normalize(t).text: float(pi) for t, pi in zip(texts, p, strict=True)}
+    rows = []
+    for cal in CANDIDATES:
+        det = PromptInjectionDetector(model=_Fixed(table, cal))
+        flagged = np.array([bool(det.scan(t)) for t in texts])
+        rec = float((flagged & (y == 1)).sum() / (y == 1).sum())
+        fpr = float((flagged & (y == 0)).sum() / (y == 0).sum())
+        rows.append((cal, rec, fpr))
+    # None within the target: the lowest false-flag rate, and the best recall at that rate.
+    ok = [r for r in rows if r[2] <= TARGET_FPR] or [
+        r for r in rows if r[2] == min(x[2] for x in rows)
+    ]
+    best = max(ok, key=lambda r: (r[1], -r[2]))
+    return best[0], rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cv", action="store_true", help="print out-of-fold figures only")
     args = parser.parse_args()
     texts, y = load()
+    p = cross_validate(texts, y)
+    np.save("/tmp/quell_injection_oof.npy", p)
+    for t in (0.5, 0.6, 0.7, 0.8, 0.9):
+        flagged = p >= t
+        rec = (flagged & (y == 1)).sum() / (y == 1).sum()
+        fpr = (flagged & (y == 0)).sum() / (y == 0).sum()
+        print(f"model alone, threshold {t}: recall {rec:.3f}  false positive rate {fpr:.3f}")
+    if os.environ.get("QUELL_MODEL_ONLY"):
+        return
+    cal, rows = calibrate(texts, y, p)
+    for c, rec, fpr in sorted(rows, key=lambda r: (-r[1], r[2]))[:8]:
+        print(f"detector with {c}: out-of-fold recall {rec:.3f}, ordinary flagged {fpr:.3f}")
+    chosen = next(r for r in rows if r[0] == cal)
+    print(f"chosen: {cal}: out-of-fold recall {chosen[1]:.3f}, ordinary flagged {chosen[2]:.3f}")
     if args.cv:
-        p = cross_validate(texts, y)
-        for t in (0.5, 0.6, 0.7, 0.8, 0.9):
-            flagged = p >= t
-            rec = (flagged & (y == 1)).sum() / (y == 1).sum()
-            fpr = (flagged & (y == 0)).sum() / (y == 0).sum()
-            print(f"threshold {t}: recall {rec:.3f}  false positive rate {fpr:.3f}")
-        np.save("/tmp/quell_injection_oof.npy", p)
         return
     x, vocab = featurize(texts)
     w, b = fit(x, y)
     weights = {f: round(float(w[j]), 3) for f, j in vocab.items() if abs(w[j]) >= PRUNE}
     OUT.write_text(
         json.dumps({"about": "quell injection model; see bench/train_injection_model.py",
-                    "bias": round(b, 4), "weights": dict(sorted(weights.items()))},
+                    "bias": round(b, 4), "calibration": cal,
+                    "weights": dict(sorted(weights.items()))},
                    ensure_ascii=False, separators=(",", ":")) + "\n",
         encoding="utf-8",
     )  # fmt: skip

@@ -77,8 +77,156 @@ _REVEAL = (
 )
 
 
+# Multilingual words for "ignore", "safety" and "rules" shared by the rules below.
+_ML_FORGET = (
+    r"ignore|ignoriere|ignorieren|ignorez|ignora|ignorar|skip|drop|forget|disregard|bypass|"
+    r"vergiss|vergessen|missachte|oublie|oubliez|olvida|olvide|salta|dimentica|esque[çc]a|"
+    r"negeer|vergeet|non seguire più|não siga mais|ne (?:respecte|suis) plus|no sigas|"
+    r"volg\w* niet meer|befolge nicht mehr"
+)
+_ML_SAFETY = (
+    r"safety|ethics|moderation|sicherheit\w*|s[ée]curit[ée]|seguridad|sicurezza|seguran[çc]a|"
+    r"veiligheid\w*|linee guida|diretrizes|richtlijnen|richtlinien|directives|directrices|"
+    r"your (?:filters?|guardrails|safeguards)"
+)
+_ML_RULES = (
+    r"rules|instructions|guidelines|restrictions|limits|constraints|regeln|anweisungen|"
+    r"richtlinien|vorgaben|einschränkungen|r[eè]gles|consignes|restrictions|limites|reglas|"
+    r"normas|instrucciones|restricciones|l[íi]mites|regole|istruzioni|linee guida|restrizioni|"
+    r"limiti|regras|instru[çc][õo]es|diretrizes|restri[çc][õo]es|regels|instructies|"
+    r"richtlijnen|beperkingen|grenzen"
+)
+
 # Cheap pre-checks per rule (see Rule.triggers); a rule with none always runs.
 TRIGGERS: dict[str, tuple[str, ...]] = {
+    "drop_safety_multilingual": (
+        "safety",
+        "ethic",
+        "moderation",
+        "sicherheit",
+        "curit",
+        "segur",
+        "sicurezza",
+        "veiligheid",
+        "linee guida",
+        "diretrizes",
+        "richtlijn",
+        "richtlinie",
+        "directiv",
+        "directrices",
+        "filter",
+        "guardrail",
+        "safeguard",
+    ),
+    "rules_no_longer_count": (
+        "no longer",
+        "any more",
+        "anymore",
+        "void",
+        "null",
+        "cancel",
+        "revoked",
+        "rescinded",
+        "obsolete",
+        "invalid",
+        "lifted",
+        "gone",
+        "suspended",
+        "plus",
+        "ya no",
+        "più",
+        "mais",
+        "niet meer",
+        "nicht mehr",
+        "ungültig",
+        "aufgehoben",
+        "deaktiviert",
+        "levées",
+        "annulées",
+        "suspendues",
+        "desactivad",
+        "anulad",
+        "suspendid",
+        "sospese",
+        "annullate",
+        "disattivat",
+    ),
+    "instructions_you_got_multilingual": (
+        "hast du",
+        "haben sie",
+        "as-tu",
+        "avez-vous",
+        "t'a-t-on",
+        "te dieron",
+        "te han dado",
+        "recibiste",
+        "hai ricevuto",
+        "ti hanno dato",
+        "recebeu",
+        "te deram",
+        "recebeste",
+        "heb je",
+        "hebt u",
+        "kreeg je",
+        "did you",
+        "have you been",
+        "were you",
+        "did they give",
+    ),
+    "copy_text_before_mine": ("text", "tekst", "words", "mots", "woorden", "wörter", "testo"),
+    "dead_relative_multilingual": (
+        "verstorb",
+        "funt",
+        "céd",
+        "ced",
+        "fallecid",
+        "muert",
+        "defunt",
+        "mort",
+        "falecid",
+        "overleden",
+        "gestorben",
+        "passed away",
+        "passed on",
+        "died",
+        "has passed",
+    ),
+    "harmful_recipe_pretext": (
+        "nerve",
+        "sarin",
+        "ricin",
+        "meth",
+        "explosive",
+        "bomb",
+        "napalm",
+        "gunpowder",
+        "thermite",
+        "molotov",
+        "untraceable",
+        "fake pass",
+        "fake id",
+        "chlorine",
+        "poison",
+        "mustard gas",
+        "anthrax",
+    ),
+    "not_an_ai_persona": (
+        "not a",
+        "no longer",
+        "not an",
+        "stop being",
+        "forget that",
+        "forget you",
+    ),
+    "model_without_alignment": (
+        "alignment",
+        "safety",
+        "ethic",
+        "filters",
+        "refusals",
+        "rules",
+        "restrictions",
+    ),
     "ignore_what_told": ("ignor", "disregard", "forget"),
     "no_longer_follow": ("follow", "obey", "adhere", "comply", "respect"),
     "restrictions_lifted": (  # see also rules_off
@@ -958,7 +1106,8 @@ RULES: tuple[Rule, ...] = (
        r"montre(?:z)?(?:-moi)?|affiche(?:z)?|donne(?:z)?(?:-moi)?|dis(?:-moi)?|[ée]cris|recopie|"
        r"r[ée]p[èe]te|mostra(?:mi)?|dimmi|scrivi|ripeti|mostre(?:-me)?|me mostre|diga(?:-me)?|"
        r"escreva|repita|zeig(?:e|en)?|gib|nenne|schreib(?:e)?|wiederhole|verrate|toon|geef|"
-       r"vertel|herhaal|schrijf|qual [eé]|cu[aá]l es|quel est|was ist|wat is|was steht in)\b"
+       r"vertel|herhaal|schrijf|(?:qual [eé]|cu[aá]l es|quel est|was ist|wat is) (?:(?:o |a )?"
+       r"(?:seu|teu|sua|tua)|tu|su|ton|ta|votre|dein\w*|ihr\w*|je|jouw|uw)|was steht in)\b"
        r"[^.?!\n]{0,40}?\b(?:prompt (?:del|de|di|do|du) sistema|prompt (?:du )?syst[eè]me|"
        r"prompt di sistema|mensaje (?:de|del) sistema|message syst[eè]me|messaggio di sistema|"
        r"mensagem do sistema|system-?prompt|systemnachricht|systemanweisung\w*|systeemprompt|"
@@ -1023,6 +1172,66 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:evil|malicious|rogue|rebellious|unhinged|amoral|uncensored|unfiltered)\s+"
        r"(?:servant|accomplice|twin|version|self|side|alter ego|clone|assistant|model|persona|"
        r"character|ai|chatbot)\b"),
+    # --- multilingual rule-dropping, leaks and pretexts (classes missed on final set 2) ------
+    _r("drop_safety_multilingual", "direct_injection", 0.8,
+       rf"\b(?:{_ML_FORGET})\s+(?:\w+\s+){{0,2}}?(?:{_ML_SAFETY})"
+       r"(?!\s+(?:of|in|on|for|when|settings?|features?|glasses|shoes|precautions|data|"
+       r"instructions? for|rules? for|de la|del|della|da|van|der|des)\b)"),
+    _r("rules_no_longer_count", "direct_injection", 0.85,
+       rf"\b(?:your|these|those|tes|vos|tus|sus|vuestras|tue|sue|suas|tuas|je|jouw|deine|ihre|"
+       rf"die)\s+(?:\w+\s+)?(?:{_ML_RULES})\b[^.!?\n]{{0,25}}?\b(?:no longer (?:apply|count|"
+       r"matter|exist|bind you|hold)|(?:don'?t|do not) (?:apply|count|matter|exist) any ?more|"
+       r"(?:are|were) (?:void|null|cancel+ed|revoked|rescinded|obsolete|invalid|lifted|gone|"
+       r"suspended)|ne (?:s'appliquent|comptent|valent|existent) plus|ya no (?:cuentan|valen|"
+       r"aplican|existen|importan)|non (?:valgono|contano|esistono|si applicano) più|"
+       r"n[ãa]o (?:valem|contam|existem|se aplicam) mais|(?:gelden|tellen|bestaan) niet meer|"
+       r"(?:gelten|zählen|existieren) nicht mehr|sind (?:ab jetzt |ab sofort )?(?:ungültig|"
+       r"aufgehoben|deaktiviert)|sont (?:levées|annulées|suspendues)|est[áa]n (?:desactivad|"
+       r"anulad|suspendid)\w*|sono (?:sospese|annullate|disattivat)\w*)"),
+    _r("instructions_you_got_multilingual", "system_prompt_extraction", 0.8,
+       rf"\b(?:welche|quelles?|qu[ée]|quali|quais|que|welke|what|which)\s+(?:\w+\s+)?"
+       rf"(?:{_ML_RULES}|vorgaben|consignes)\b[^.?!\n]{{0,30}}?\b(?:hast du|haben sie|as-tu|"
+       r"avez-vous|t'a-t-on|te dieron|te han dado|recibiste|hai ricevuto|ti hanno dato|"
+       r"voc[eê] recebeu|te deram|recebeste|heb je|hebt u|kreeg je|did you (?:get|receive)|"
+       r"have you been given|were you given|were you told|did they give you)\b"),
+    _r("copy_text_before_mine", "system_prompt_extraction", 0.85,
+       r"\b(?:copy|paste|print|show|kopiere?|zeig\w*|gib|copia|copie|kopieer|recopie|affiche|"
+       r"montre|mu[eé]stra\w*|mostra\w*|mostre|toon|laat|repeat|r[ée]p[èe]te|repite|ripeti|"
+       r"repita|herhaal|wiederhole)\b[^.?!\n]{0,40}?\b(?:text|texte|testo|texto|tekst|words|"
+       r"mots|woorden|wörter)\b[^.?!\n]{0,40}?\b(?:before|above|preceding|vor|über|avant|"
+       r"au-dessus|antes|precede|prima|voor|vóór|boven)\b[^.?!\n]{0,25}?\b(?:my|meiner|meinem|"
+       r"mon|ma|mi|mio|mia|minha|meu|mijn)\s+(?:\w+\s+)?(?:message|nachricht|frage|mensaje|"
+       r"messaggio|mensagem|bericht|question|vraag|domanda|pregunta|pergunta)"
+       r"|\bwas steht vor meiner (?:ersten )?nachricht"),
+    _r("dead_relative_multilingual", "direct_injection", 0.8,
+       r"\b(?:spiel|sei|joue|sois|act[uú]a|haz de|fai la parte|interpreta|seja|fa[çc]a o papel|"
+       r"speel|wees|be|play|act as)\b[^.!?\n]{0,30}?\b(?:verstorben\w*|d[ée]funte?s?|"
+       r"d[ée]c[ée]d[ée]e?|fallecid[oa]|muert[oa]|defunt[oa]|mort[oa]|falecid[oa]|overleden|"
+       r"gestorben\w*)\b"
+       r"|\b(?:grand\w*|grandpa|grandma|nana|granny|mother|father|mom|dad|uncle|aunt)\b"
+       r"[^.!?\n]{0,30}?\b(?:passed away|passed on|died|has passed)\b[^!?\n]{0,120}?\b"
+       r"(?:be (?:her|him)|pretend to be (?:her|him)|act like (?:her|him)|can you be|"
+       r"be (?:my|like) (?:her|him))\b"),
+    _r("harmful_recipe_pretext", "direct_injection", 0.8,
+       r"\b(?:story|novel|screenplay|script|movie|film|fiction\w*|thriller|scene|dialogue|poem|"
+       r"hypothetic\w*|thought experiment|game|pretend|imagine|world where|no laws|"
+       r"no consequences|no (?:moral|ethical) limits|ignoring ethics|research purposes)\b"
+       r"[^\n]{0,200}?\b(?:nerve (?:gas|agent)|sarin|ricin|meth(?:amphetamine)?|explosives?|"
+       r"(?:pipe )?bombs?|napalm|gunpowder|thermite|molotov|untraceable gun|fake (?:passport|id)|"
+       r"chlorine gas|poison (?:a|the) (?:city|water)|mustard gas|anthrax)\b"
+       r"|\b(?:nerve (?:gas|agent)|sarin|ricin|meth(?:amphetamine)?|explosives?|bombs?|napalm|"
+       r"thermite|gunpowder)\b[^\n]{0,160}?\b(?:story|novel|screenplay|script|movie|fiction|"
+       r"thriller|scene|monologue|hypothetic\w*)\b"),
+    _r("not_an_ai_persona", "direct_injection", 0.75,
+       r"\byou(?:'re| are) (?:not|no longer) (?:an? )?(?:ai|assistant|chatbot|language model|"
+       r"bot|claude|chatgpt)\b[^.!?\n]{0,10}?,?\s*(?:you(?:'re| are)|but) (?:an? |my )?"
+       r"(?:\w+ ){0,3}?(?:human|person|friend|man|woman|hacker|named|called)\b"
+       r"|\b(?:stop being|forget (?:that )?you(?:'re| are)) (?:an? )?(?:ai|assistant|chatbot)\b"),
+    _r("model_without_alignment", "direct_injection", 0.75,
+       r"\b(?:model|ai|assistant|version of (?:you|yourself)|twin|self)\b[^.!?\n]{0,40}?\b"
+       r"(?:(?:has|had|with|having) no (?:alignment|safety|ethics?|filters|refusals|rules)|"
+       r"(?:without|removed all|never (?:had|given|trained with)) (?:any )?(?:alignment|safety "
+       r"(?:training|data)|refusals|ethics|restrictions|rules|filters))"),
 )  # fmt: skip
 
 _INVISIBLE_WEIGHT = 0.55  # a zero-width character splitting a word is rare but not damning
@@ -1123,17 +1332,18 @@ class PromptInjectionDetector:
         """Let the word model add evidence, or cut weak rule evidence it finds implausible."""
         assert self.model is not None
         p = self.model.probability(plain)
-        if hits and p < MODEL_VETO and not any(h.via for h in hits):
+        cal = self.model.calibration
+        if hits and p < cal.get("veto", MODEL_VETO) and not any(h.via for h in hits):
             miss = 1.0
             for h in hits:
                 miss *= 1.0 - h.weight
             if 1.0 - miss < MODEL_VETO_SPARES:
                 hits = [_Hit(h.rule, h.span, h.weight * MODEL_VETO_FACTOR, h.via) for h in hits]
-        if p >= MODEL_MIN:
+        if p >= cal.get("min", MODEL_MIN):
             lead = max(hits, key=lambda h: h.weight) if hits else None
             rule = _MODEL_RULES[lead.rule.category if lead else "direct_injection"]
             span = lead.span if lead else (0, len(plain))
-            hits = [*hits, _Hit(rule, span, p * MODEL_WEIGHT, "")]
+            hits = [*hits, _Hit(rule, span, min(0.99, p * cal.get("weight", MODEL_WEIGHT)), "")]
         return hits
 
     def _hits(self, text: str) -> tuple[list[_Hit], str]:
@@ -1272,8 +1482,9 @@ _MODEL_RULES = {
     c: Rule("word_model", c, 0.0, re.compile(r"(?!)"))
     for c in ("direct_injection", "indirect_injection", "system_prompt_extraction", "obfuscation")
 }
-# How rules and the word model combine; chosen by 5-fold cross-validation on the training
-# files (bench/train_injection_model.py), never on the final held-out set.
+# How rules and the word model combine, when the model file carries no "calibration" of its
+# own (the shipped one does: bench/train_injection_model.py picks these on out-of-fold scores
+# of the training files, never on a final held-out set).
 MODEL_MIN = 0.7  # below this probability the model adds no evidence
 MODEL_WEIGHT = 0.55  # evidence weight = probability x this, so the model alone cannot flag
 MODEL_VETO = 0.1  # below this probability, weak rule evidence is cut ...
@@ -1283,7 +1494,8 @@ MODEL_VETO_SPARES = 0.99  # unless the rules together are at least this sure
 # A request to translate or explain a quoted phrase treats the quote as data, not as orders.
 _ASKS_MEANING = re.compile(
     r"\b(?:translat\w*|übersetz\w*|tradu\w*|tradurre|vertaal\w*|what (?:does|do|did) .{0,80}"
-    r"\bmean|was (?:heißt|bedeutet)|que (?:veut dire|signifie)|qué significa|meaning of)\b",
+    r"\bmean|was (?:heißt|bedeutet)|que (?:veut dire|signifie)|qu[ée] significa|"
+    r"cosa (?:significa|vuol dire)|o que (?:significa|quer dizer)|wat betekent|meaning of)\b",
     re.IGNORECASE | re.DOTALL,
 )
 _QUOTED = re.compile(r"\"[^\"\n]{3,300}\"|“[^”\n]{3,300}”|„[^“”\n]{3,300}[“”]|«[^»\n]{3,300}»")
