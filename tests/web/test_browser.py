@@ -159,7 +159,8 @@ def test_screenshots_of_every_page(page: Any, live_server: str, seeded: dict[str
         shot(page, name)
     page.goto(f"{live_server}/graph")
     hot = page.locator("svg.graph a.node.hot text.name").all_text_contents()
-    assert sorted(hot) == ["fraud-scorer", "refunds-agent"]  # the demo's two open incidents
+    # The demo's open incidents touch all three: drift, the agent, the chatbot's injection.
+    assert sorted(hot) == ["fraud-scorer", "refunds-agent", "support-chatbot"]
 
 
 def test_the_keyboard_alone_can_work_an_incident(
