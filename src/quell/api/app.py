@@ -34,7 +34,8 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     """Every phase's router, under /api/v1. A phase adds its router to this list."""
     router = APIRouter(prefix=API_PREFIX)
-    for module in (inventory, incidents, admin, guard, ingest, escalation, compliance, remediation):
+    # ingest first: routes are matched in order, and intake is the busiest path (no overlaps).
+    for module in (ingest, inventory, incidents, admin, guard, escalation, compliance, remediation):
         router.include_router(module.router)
     for module in (triage, communication, postmortem, metrics):
         router.include_router(module.router)
