@@ -23,6 +23,7 @@ PHASE_MODULES: tuple[str, ...] = (
     "quell.escalation.notify",
     "quell.compliance.clocks",
     "quell.communication.cadence",
+    "quell.remediation.guard_state",
     "quell.remediation.guard",
     "quell.remediation.connectors",
     "quell.remediation.approval_rules",

@@ -4,201 +4,67 @@ Per agent system it keeps a policy (from quell.yaml's ``agent_policies:`` or the
 containment state (active or revoked). ``decide`` answers allow / deny / needs_approval and
 records the attempt; ``record_action`` records what the agent then did, with an optional undo
 a responder can run later; ``revoke_agent`` is the one call that stops an agent acting.
+Each agent's policy and containment state live in quell.remediation.guard_state, breaches
+becoming signals in quell.remediation.guard_breaches.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from quell.config import register_section
-from quell.detection.agent_policy import Decision, PastAction, ProposedAction, decision_to_finding
+from quell.detection.agent_policy import Decision, PastAction, ProposedAction
 from quell.detection.agent_policy import decide as decide_action
-from quell.detection.base import finding_to_signal
 from quell.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from quell.incidents.models import Incident
 from quell.incidents.service import get_incident
 from quell.incidents.timeline import append_event
-from quell.inventory.models import AISystem
-from quell.remediation.guard_models import AgentAction, AgentContainment, AgentPolicy
+from quell.remediation.guard_breaches import report_breach
+from quell.remediation.guard_models import AgentAction
 from quell.remediation.guard_policy import (
     DEFAULT_CACHE_TTL_S,
-    AgentPoliciesSection,
     GuardPolicySpec,
     effective_fail_mode,
     history_window,
     is_metered,
 )
+from quell.remediation.guard_state import (
+    agent_policy_row,
+    agent_system,
+    containment_row,
+    guard_status,
+    policy_spec,
+    restore_agent,
+    revoke_agent,
+    set_policy,
+)
 from quell.timeutil import iso, utcnow
 
-log = logging.getLogger(__name__)
+# The guard's whole surface, so callers can use `guard.<name>` for the kill switch and policies too.
+__all__ = [
+    "MAX_ACTION_JSON",
+    "UNDO_TIMEOUT_S",
+    "GuardPolicySpec",
+    "action_to_dict",
+    "approve_action",
+    "decide",
+    "get_action",
+    "guard_status",
+    "list_actions",
+    "record_action",
+    "restore_agent",
+    "revoke_agent",
+    "set_policy",
+    "undo_action",
+]
 
 # Largest JSON (bytes) kept for an action's arguments, result or undo descriptor.
 MAX_ACTION_JSON = 64 * 1024
 # How long an undo HTTP call may take before it counts as failed.
 UNDO_TIMEOUT_S = 10.0
-
-
-# --- systems and policies ---------------------------------------------------------------------
-
-
-def _system(session: Session, name: str) -> AISystem:
-    system = session.scalars(select(AISystem).where(AISystem.name == name)).first()
-    if system is None:
-        raise NotFound(f"AI system {name!r} does not exist; add it to the inventory first")
-    return system
-
-
-def _policy_row(session: Session, system: str) -> AgentPolicy | None:
-    return session.scalars(select(AgentPolicy).where(AgentPolicy.system == system)).first()
-
-
-def _policy_spec(row: AgentPolicy | None) -> GuardPolicySpec | None:
-    return GuardPolicySpec.model_validate(row.policy) if row is not None else None
-
-
-def set_policy(session: Session, system: str, spec: GuardPolicySpec, *, field: str = "") -> str:
-    """Create or replace an agent's policy; the version goes up only when the policy changed."""
-    _system_or_invalid(session, system, field)
-    wanted = spec.model_dump(mode="json", exclude_unset=True)
-    row = _policy_row(session, system)
-    if row is None:
-        session.add(AgentPolicy(system=system, policy=wanted, version=1))
-        session.flush()
-        return "created"
-    if row.policy == wanted:
-        return "unchanged"
-    row.policy = wanted
-    row.version += 1
-    session.flush()
-    return "updated"
-
-
-def _system_or_invalid(session: Session, system: str, field: str) -> AISystem:
-    try:
-        return _system(session, system)
-    except NotFound as exc:
-        raise InvalidInput(exc.message, field=field or "system") from None
-
-
-def apply_agent_policies(session: Session, section: AgentPoliciesSection) -> dict[str, str]:
-    """Apply quell.yaml's ``agent_policies:`` (idempotent; policies not named are left alone)."""
-    return {
-        name: set_policy(session, name, spec, field=f"agent_policies.{name}")
-        for name, spec in section.root.items()
-    }
-
-
-register_section("agent_policies", AgentPoliciesSection, apply_agent_policies)
-
-
-def _containment(session: Session, system: str) -> AgentContainment | None:
-    return session.scalars(
-        select(AgentContainment).where(AgentContainment.system == system)
-    ).first()
-
-
-def containment_to_dict(system: str, row: AgentContainment | None) -> dict[str, Any]:
-    if row is None:
-        return {
-            "system": system,
-            "state": "active",
-            "actor": None,
-            "reason": "",
-            "since": None,
-            "incident_id": None,
-        }
-    return {
-        "system": system,
-        "state": row.state,
-        "actor": row.actor,
-        "reason": row.reason,
-        "since": iso(row.since),
-        "incident_id": row.incident_id,
-    }
-
-
-def guard_status(session: Session, system: str) -> dict[str, Any]:
-    """An agent's policy, its version, its fail mode and its containment state."""
-    found = _system(session, system)
-    row = _policy_row(session, system)
-    spec = _policy_spec(row)
-    return {
-        "system": system,
-        "criticality": found.criticality,
-        "policy": spec.model_dump(mode="json") if spec else None,
-        "policy_version": row.version if row else 0,
-        "fail_mode": effective_fail_mode(spec, found.criticality),
-        "containment": containment_to_dict(system, _containment(session, system)),
-    }
-
-
-# --- the kill switch --------------------------------------------------------------------------
-
-
-def _set_state(
-    session: Session,
-    system: str,
-    state: str,
-    *,
-    actor: str,
-    reason: str,
-    incident_id: int | None,
-) -> dict[str, Any]:
-    _system(session, system)
-    if not reason.strip():
-        raise InvalidInput("say why: a reason is required", field="reason")
-    incident: Incident | None = None
-    if incident_id is not None:
-        incident = get_incident(session, incident_id)
-    row = _containment(session, system)
-    previous = row.state if row else "active"
-    changed = previous != state
-    if row is None:
-        row = AgentContainment(system=system, state=state, actor=actor, reason=reason)
-        session.add(row)
-    if changed or row.id is None:
-        row.state, row.actor, row.reason, row.since = state, actor, reason, utcnow()
-        row.incident_id = incident_id
-    session.flush()
-    if incident is not None and changed:
-        append_event(
-            session,
-            incident,
-            actor=actor,
-            kind=f"guard.{'revoked' if state == 'revoked' else 'restored'}",
-            data={"system": system, "from": previous, "to": state},
-            reason=reason,
-        )
-    return {**containment_to_dict(system, row), "changed": changed}
-
-
-def revoke_agent(
-    session: Session, system: str, *, actor: str, reason: str, incident_id: int | None = None
-) -> dict[str, Any]:
-    """Stop an agent acting: from now on every decision for it is deny, whatever its policy.
-
-    Idempotent: revoking a revoked agent changes nothing (``changed`` is False) and adds no
-    timeline event. With an incident, ``guard.revoked`` goes on its timeline.
-    """
-    return _set_state(
-        session, system, "revoked", actor=actor, reason=reason, incident_id=incident_id
-    )
-
-
-def restore_agent(
-    session: Session, system: str, *, actor: str, reason: str, incident_id: int | None = None
-) -> dict[str, Any]:
-    """Let a revoked agent act again under its policy (``guard.restored`` on the incident)."""
-    return _set_state(
-        session, system, "active", actor=actor, reason=reason, incident_id=incident_id
-    )
 
 
 # --- decisions and records --------------------------------------------------------------------
@@ -258,11 +124,11 @@ def decide(
     """Answer one proposed tool call and record the attempt; a breach becomes a signal."""
     arguments = arguments or {}
     _json_size_ok(arguments, "arguments")
-    found = _system(session, system)
+    found = agent_system(session, system)
     now = utcnow()
-    policy_row = _policy_row(session, system)
-    spec = _policy_spec(policy_row)
-    contained = _containment(session, system)
+    policy_row = agent_policy_row(session, system)
+    spec = policy_spec(policy_row)
+    contained = containment_row(session, system)
     ttl = spec.cache_ttl_s if spec else DEFAULT_CACHE_TTL_S
     revoked = contained is not None and contained.state == "revoked"
     proposed = ProposedAction(
@@ -311,7 +177,7 @@ def decide(
     session.add(action)
     session.flush()
     if verdict.outcome == "deny" and not revoked:
-        _report_breach(session, action, proposed, verdict, rule="policy")
+        report_breach(session, action, proposed, verdict, rule="policy")
     return {
         "decision": verdict.outcome,
         "reasons": list(verdict.reasons),
@@ -339,7 +205,7 @@ def record_action(
     at: datetime | None = None,
 ) -> dict[str, Any]:
     """Record what an agent actually did (and how to undo it), for "what did the agent do?"."""
-    _system(session, system)
+    agent_system(session, system)
     arguments = arguments or {}
     for value, name in ((arguments, "arguments"), (result, "result"), (undo, "undo")):
         _json_size_ok(value, name)
@@ -355,7 +221,7 @@ def record_action(
                 f"decision {decision_id} is not a decision of {system}", field="decision_id"
             )
         decision = decided.decision
-    contained = _containment(session, system)
+    contained = containment_row(session, system)
     action = AgentAction(
         system=system,
         at=at or utcnow(),
@@ -377,7 +243,7 @@ def record_action(
         # The agent acted although revoked (a stale cache or no guard on that path): a breach.
         verdict = Decision("deny", (f"agent ran {tool!r} while revoked",))
         proposed = ProposedAction(tool=tool, arguments=arguments, cost=cost or 0.0, agent=agent_id)
-        _report_breach(session, action, proposed, verdict, rule="acted_while_revoked")
+        report_breach(session, action, proposed, verdict, rule="acted_while_revoked")
     return action_to_dict(action)
 
 
@@ -526,72 +392,3 @@ def action_to_dict(action: AgentAction) -> dict[str, Any]:
         "undone_at": iso(action.undone_at),
         "incident_id": action.incident_id,
     }
-
-
-# --- breaches as signals ----------------------------------------------------------------------
-
-
-def breach_signal(
-    action: AgentAction, proposed: ProposedAction, verdict: Decision, *, rule: str
-) -> dict[str, Any]:
-    """The native signal a policy breach becomes: kind agent_action, agentic_misalignment."""
-    finding = decision_to_finding(proposed, verdict)
-    assert finding is not None  # only called for a deny
-    signal = finding_to_signal(finding, action.system)
-    digest = hashlib.sha256(f"{action.system}|{action.tool}|{rule}".encode()).hexdigest()[:16]
-    signal.update(
-        source="guard",
-        kind="agent_action",
-        summary=f"{action.system}: {action.tool} refused by the guard ({verdict.reasons[0]})",
-        severity="critical" if rule == "acted_while_revoked" else "high",
-        status="firing",
-        occurred_at=iso(action.at),
-        fingerprint=f"guard:{digest}",
-    )
-    signal["labels"] = {**signal["labels"], "tool": action.tool, "rule": rule}
-    signal["evidence"] = {
-        **signal["evidence"],
-        "action_id": action.id,
-        "arguments": action.arguments,
-        "run_id": action.run_id,
-    }
-    return signal
-
-
-def _report_breach(
-    session: Session,
-    action: AgentAction,
-    proposed: ProposedAction,
-    verdict: Decision,
-    *,
-    rule: str,
-) -> None:
-    """Queue a breach as a signal for intake, sent once this transaction has committed.
-
-    After the commit, not inside it: intake writes in its own transaction (one writer at a time
-    on SQLite), and a refused decision must be on record even if intake is unavailable.
-    """
-    pending: list[dict[str, Any]] = session.info.setdefault(_PENDING, [])
-    if not pending:
-        event.listen(session, "after_commit", _send_pending, once=True)
-        event.listen(session, "after_rollback", _drop_pending, once=True)
-    pending.append(breach_signal(action, proposed, verdict, rule=rule))
-
-
-_PENDING = "guard_breach_signals"
-
-
-def _send_pending(session: Session) -> None:
-    signals = session.info.pop(_PENDING, [])
-    if not signals:
-        return
-    try:
-        from quell.sdk import store_native_signals
-
-        store_native_signals(session.get_bind(), signals, received_by="guard")  # type: ignore[arg-type]
-    except Exception:  # the decision is committed; losing its signal must not fail the request
-        log.exception("guard: %d breach signal(s) not handed to intake", len(signals))
-
-
-def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
