@@ -29,8 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from quell.sdk import BackgroundSender, http_poster
 from quell.sdk_errors import ActionDenied, ApprovalRequired, GuardError, SDKConfigError
+from quell.sdk_transport import BackgroundSender, http_poster
 
 __all__ = ["ActionDenied", "ApprovalRequired", "Decision", "Guard", "GuardError"]
 

@@ -73,7 +73,7 @@ def _send_pending(session: Session) -> None:
     if not signals:
         return
     try:
-        from quell.sdk import store_native_signals
+        from quell.sdk_transport import store_native_signals
 
         store_native_signals(session.get_bind(), signals, received_by="guard")  # type: ignore[arg-type]
     except Exception:  # the decision is committed; losing its signal must not fail the request
