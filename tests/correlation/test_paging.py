@@ -9,7 +9,8 @@ import orjson
 from sqlalchemy import Engine, select
 
 from quell.config import apply_config, parse_config
-from quell.detection.correlation import CorrelationIndex, DependencyGraph, SystemInfo
+from quell.detection.correlation import CorrelationIndex
+from quell.detection.correlation_groups import DependencyGraph, SystemInfo
 from quell.detection.pipeline import Correlator
 from quell.detection.rules import CorrelationRules
 from quell.incidents import service as incidents

@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from quell.detection.classify import classify
-from quell.detection.correlation import CorrelationIndex, DependencyGraph, Group
+from quell.detection.correlation import CorrelationIndex
+from quell.detection.correlation_groups import DependencyGraph, Group
 from quell.detection.rules import CorrelationRules, SeverityPolicies
 from quell.detection.severity import DEFAULT_RULES, Impact, evaluate
 from quell.ingest.signal import Signal

@@ -26,14 +26,13 @@ from sqlalchemy import Engine, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from quell.detection.classify import EvidenceScores
-from quell.detection.correlation import (
-    CorrelationIndex,
+from quell.detection.correlation import CorrelationIndex, held_since
+from quell.detection.correlation_groups import (
     Decision,
     DependencyGraph,
     Group,
     SystemInfo,
     family,
-    held_since,
 )
 from quell.detection.correlation_models import CorrelationGroup, IncidentLink
 from quell.detection.rules import CorrelationRules, SeverityPolicies, load_rules, rules_version
