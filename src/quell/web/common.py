@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from fastapi import Depends, Request, Response
@@ -22,6 +22,7 @@ from quell.incidents.lifecycle import ROLE_TITLES
 from quell.timeutil import as_utc, iso, parse_time, utcnow
 from quell.web.auth import LoginRequired, WebSession, check_csrf, check_origin, load_session
 
+T = TypeVar("T")
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 FLASH_COOKIE = "quell_flash"
 
@@ -198,3 +199,12 @@ def act(session: Session, back: str, success: str, work: Callable[[], object]) -
     # sent, and the browser's next GET could then read the page from before the change.
     session.commit()
     return redirect(back, kind="ok", message=success)
+
+
+def act_then(
+    session: Session, back: str, work: Callable[[], T], then: Callable[[T], Response]
+) -> Response:
+    """`act`, where the page after success is built from what the service call returned."""
+    done: list[T] = []
+    response = act(session, back, "", lambda: done.append(work()))
+    return then(done[0]) if done else response

@@ -1,12 +1,12 @@
 """The console's forms (POST): thin doors onto the same service functions as the API.
 
 Each one checks origin, CSRF token and role, calls one service function, and redirects back
-to the page it came from with the outcome as a one-shot message (post/redirect/get).
+to the page it came from with the outcome as a one-shot message (post/redirect/get). The
+forms for containment, gates, playbook steps and clocks are in quell.web.response_forms.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
@@ -20,7 +20,7 @@ from quell.errors import InvalidInput, QuellError, Unauthorized
 from quell.incidents import service
 from quell.timeutil import parse_time
 from quell.web.auth import SESSION_TTL, WebSession, check_origin, end_session, start_session
-from quell.web.common import WebRoute, act, form_guard, redirect, render, signed_in
+from quell.web.common import WebRoute, act, act_then, form_guard, redirect, render, signed_in
 from quell.web.pages import safe_next
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -97,9 +97,8 @@ async def declare_incident(
     """Open an incident by hand (a user report, a call from support): the board's form."""
     form = await request.form()
     form_guard(request, web, str(form.get("csrf", "")))
-    created: list[int] = []
 
-    def declare() -> None:
+    def declare() -> int:
         incident = service.create_incident(
             session,
             actor=web.name,
@@ -110,14 +109,14 @@ async def declare_incident(
             systems=[str(v) for v in form.getlist("systems") if str(v)],
             source="console",
         )
-        created.append(incident.id)
+        return incident.id
 
-    response = await run_in_threadpool(act, session, "/board#declare", "", declare)
-    if created:
-        response = redirect(
-            f"/incidents/{created[0]}", kind="ok", message=f"Incident {created[0]} declared."
+    def declared(incident_id: int) -> Response:
+        return redirect(
+            f"/incidents/{incident_id}", kind="ok", message=f"Incident {incident_id} declared."
         )
-    return response
+
+    return await run_in_threadpool(act_then, session, "/board#declare", declare, declared)
 
 
 @router.post("/incidents/{incident_id}/transition")
@@ -174,233 +173,6 @@ def add_note(
         "Note added to the timeline.",
         lambda: service.add_note(session, incident_id, text, actor=web.name),
     )
-
-
-# ---------------------------------------------------------------- containment actions
-
-
-def _remediation() -> Any:
-    from quell.remediation import actions
-
-    return actions
-
-
-@router.post("/incidents/{incident_id}/kill-switch")
-def kill_switch(
-    request: Request,
-    incident_id: int,
-    confirm: str = Form(default=""),
-    reason: str = Form(default=""),
-    csrf: str = Form(default=""),
-    session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
-) -> Response:
-    """Revoke the incident's agents: at once where the presser may approve alone, else proposed."""
-    form_guard(request, web, csrf)
-    back = f"/incidents/{incident_id}#actions"
-    if confirm != "yes":
-        return redirect(
-            back, kind="error", message="Tick the confirmation box to press the kill switch."
-        )
-    outcome: dict[str, Any] = {}
-
-    def press() -> None:
-        from quell.remediation.kill_switch import kill_switch as press_kill_switch
-
-        outcome.update(press_kill_switch(session, incident_id, who=web.principal, reason=reason))
-
-    response = act(session, back, "", press)
-    if outcome:
-        kind = "ok" if outcome.get("executed") or outcome.get("needs_second_approver") else "error"
-        response = redirect(back, kind=kind, message=f"Kill switch: {outcome['message']}.")
-    return response
-
-
-@router.post("/incidents/{incident_id}/actions")
-def propose_action(
-    request: Request,
-    incident_id: int,
-    choice: str = Form(default=""),
-    reason: str = Form(default=""),
-    params: str = Form(default=""),
-    csrf: str = Form(default=""),
-    session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
-) -> Response:
-    """Propose one containment action; `choice` is 'type@system' from the page's list."""
-    form_guard(request, web, csrf)
-    action_type, _, system = choice.partition("@")
-
-    def propose() -> None:
-        parsed: dict[str, Any] | None = None
-        if params.strip():
-            try:
-                parsed = json.loads(params)
-            except ValueError as exc:
-                raise InvalidInput(
-                    f"parameters are not valid JSON: {exc}", field="params"
-                ) from None
-            if not isinstance(parsed, dict):
-                raise InvalidInput("parameters must be a JSON object", field="params")
-        _remediation().propose_action(
-            session,
-            incident_id,
-            action_type,
-            who=web.principal,
-            system=system or None,
-            params=parsed,
-            reason=reason,
-        )
-
-    return act(
-        session,
-        f"/incidents/{incident_id}#actions",
-        f"Proposed {action_type.replace('_', ' ')} on {system}; it waits for an approver.",
-        propose,
-    )
-
-
-@router.post("/incidents/{incident_id}/actions/{action_id}/{decision}")
-def decide_action(
-    request: Request,
-    incident_id: int,
-    action_id: int,
-    decision: str,
-    reason: str = Form(default=""),
-    csrf: str = Form(default=""),
-    session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
-) -> Response:
-    """Approve (and so carry out), reject or cancel a proposed action."""
-    form_guard(request, web, csrf)
-    remediation = _remediation()
-    back = f"/incidents/{incident_id}#actions"
-    if decision not in ("approve", "reject", "cancel"):
-        return redirect(back, kind="error", message=f"unknown decision {decision!r}")
-    action = remediation.get_action(session, action_id)
-    if action.incident_id != incident_id:
-        return redirect(back, kind="error", message=f"action {action_id} is not on this incident")
-    done: dict[str, Any] = {}
-
-    def decide() -> None:
-        fn = {
-            "approve": remediation.approve_action,
-            "reject": remediation.reject_action,
-            "cancel": remediation.cancel_action,
-        }[decision]
-        result = fn(session, action_id, who=web.principal, reason=reason)
-        done.update(remediation.action_to_dict(result))
-
-    response = act(session, back, "", decide)
-    if done:
-        failed = done["status"] == "failed"
-        message = f"Action {action_id} ({done['title']} on {done['system']}): {done['status']}"
-        if failed and done.get("error"):
-            message += f" ({done['error']})"
-        response = redirect(back, kind="error" if failed else "ok", message=message + ".")
-    return response
-
-
-@router.post("/incidents/{incident_id}/gates/{key}")
-def answer_gate(
-    request: Request,
-    incident_id: int,
-    key: str,
-    answer: str = Form(default=""),
-    note: str = Form(default=""),
-    csrf: str = Form(default=""),
-    session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
-) -> Response:
-    """Answer a decision gate yes or no; the answer may propose actions or start clocks."""
-    form_guard(request, web, csrf)
-    from quell.remediation import gates
-
-    outcome: dict[str, Any] = {}
-
-    def record() -> None:
-        outcome.update(
-            gates.answer_gate(session, incident_id, key, answer, who=web.principal, note=note)
-        )
-
-    back = f"/incidents/{incident_id}#gates"
-    response = act(session, back, "", record)
-    if outcome:
-        proposed = outcome.get("proposed_actions") or []
-        message = f"Answered {key.replace('_', ' ')}: {answer}."
-        if proposed:
-            message += f" It proposed {len(proposed)} containment action(s) below."
-        response = redirect(back, kind="ok", message=message)
-    return response
-
-
-@router.post("/incidents/{incident_id}/checklist/{step_id}")
-def mark_step(
-    request: Request,
-    incident_id: int,
-    step_id: str,
-    done: str = Form(default="yes"),
-    csrf: str = Form(default=""),
-    session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
-) -> Response:
-    """Tick or untick a playbook step."""
-    form_guard(request, web, csrf)
-    from quell.remediation import playbooks
-
-    ticked = done == "yes"
-    return act(
-        session,
-        f"/incidents/{incident_id}#checklist",
-        "Step ticked." if ticked else "Step unticked.",
-        lambda: playbooks.mark_step(
-            session,
-            service.get_incident(session, incident_id),
-            step_id,
-            done=ticked,
-            actor=web.name,
-        ),
-    )
-
-
-@router.post("/incidents/{incident_id}/clocks/{regime}/{stage}")
-def update_clock(
-    request: Request,
-    incident_id: int,
-    regime: str,
-    stage: str,
-    what: str = Form(default=""),
-    at: str = Form(default=""),
-    reason: str = Form(default=""),
-    reference: str = Form(default=""),
-    csrf: str = Form(default=""),
-    session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
-) -> Response:
-    """Move a clock's anchor (`what=anchor`) or record that the notification was filed (`met`)."""
-    form_guard(request, web, csrf)
-    from quell.compliance import clocks
-
-    def change() -> None:
-        if what == "anchor":
-            try:
-                when = parse_time(at)
-            except ValueError:
-                raise InvalidInput(
-                    "anchor: expected a date and time like 2026-11-27T09:30 (UTC)", field="at"
-                ) from None
-            clocks.set_anchor(
-                session, incident_id, regime, stage, when, actor=web.name, reason=reason
-            )
-        elif what == "met":
-            clocks.mark_met(
-                session, incident_id, regime, stage, actor=web.name, reference=reference
-            )
-        else:
-            raise InvalidInput("what: anchor or met", field="what")
-
-    done = "Clock anchor moved." if what == "anchor" else "Notification recorded as filed."
-    return act(session, f"/incidents/{incident_id}#clocks", done, change)
 
 
 # ---------------------------------------------------------------- What We Know

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from quell.web import forms, live, pages
+from quell.web import forms, live, pages, response_forms
 
 router = APIRouter(include_in_schema=False)
-for module in (pages, forms, live):
+for module in (pages, forms, response_forms, live):
     router.include_router(module.router)
