@@ -82,10 +82,12 @@ _ML_FORGET = (
     r"ignore|ignoriere|ignorieren|ignorez|ignora|ignorar|skip|drop|forget|disregard|bypass|"
     r"vergiss|vergessen|missachte|oublie|oubliez|olvida|olvide|salta|dimentica|esque[çc]a|"
     r"negeer|vergeet|non seguire più|não siga mais|ne (?:respecte|suis) plus|no sigas|"
-    r"volg\w* niet meer|befolge nicht mehr"
+    r"volg\w* niet meer|befolge nicht mehr|disable|deactivate|turn off|switch off|lose|"
+    r"quit following|stop following|no longer follow"
 )
 _ML_SAFETY = (
     r"safety|ethics|moderation|sicherheit\w*|s[ée]curit[ée]|seguridad|sicurezza|seguran[çc]a|"
+    r"ethik|[ée]thique|[ée]tica|etica|ethiek|refusals|disclaimers|"
     r"veiligheid\w*|linee guida|diretrizes|richtlijnen|richtlinien|directives|directrices|"
     r"your (?:filters?|guardrails|safeguards)"
 )
@@ -100,6 +102,12 @@ _ML_RULES = (
 # Cheap pre-checks per rule (see Rule.triggers); a rule with none always runs.
 TRIGGERS: dict[str, tuple[str, ...]] = {
     "drop_safety_multilingual": (
+        "ethik",
+        "thique",
+        "tica",
+        "ethiek",
+        "refusal",
+        "disclaimer",
         "safety",
         "ethic",
         "moderation",
@@ -119,6 +127,11 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "safeguard",
     ),
     "rules_no_longer_count": (
+        "removed",
+        "withdrawn",
+        "disabled",
+        "deleted",
+        "außer kraft",
         "no longer",
         "any more",
         "anymore",
@@ -152,6 +165,19 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "disattivat",
     ),
     "instructions_you_got_multilingual": (
+        "te dio",
+        "te deu",
+        "ti ha",
+        "donn",
+        "wurden dir",
+        "hat dir",
+        "haben dir",
+        "dir gegeben",
+        "vorgegeben",
+        "gegeven",
+        "je gaf",
+        "lhe deu",
+        "gave you",
         "hast du",
         "haben sie",
         "as-tu",
@@ -196,6 +222,21 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "sarin",
         "ricin",
         "meth",
+        "explosi",
+        "esplosiv",
+        "sprengstoff",
+        "ransomware",
+        "malware",
+        "counterfeit",
+        "forge",
+        "lethal dose",
+        "dosis letal",
+        "dose letale",
+        "break into",
+        "nerve",
+        "sarin",
+        "ricin",
+        "meth",
         "explosive",
         "bomb",
         "napalm",
@@ -210,7 +251,84 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "mustard gas",
         "anthrax",
     ),
+    "note_to_ai_multilingual": (":",),
+    "admin_disabled_filters": (
+        "disabled",
+        "turned off",
+        "removed",
+        "lifted",
+        "sactiv",
+        "sattiv",
+        "desativ",
+        "uitgeschakeld",
+        "deaktiviert",
+        "entfernt",
+        "aufgehoben",
+    ),
+    "no_longer_bound": (
+        "bound by",
+        "gebunden",
+        "par",
+        "obligad",
+        "vincolat",
+        "obrigad",
+        "gebonden",
+    ),
+    "repeat_rules_verbatim": (
+        "word for word",
+        "verbatim",
+        "parola",
+        "mot pour mot",
+        "palabra",
+        "palavra",
+        "rtlich",
+        "woord voor",
+        "exact",
+        "esattamente",
+        "zien",
+    ),
+    "start_of_context": (
+        "start of",
+        "beginning of",
+        "top of",
+        "precedes",
+        "comes before",
+        "above",
+        "configured",
+        "initiali",
+        "set up with",
+        "told",
+        "instructed",
+    ),
+    "if_an_ai_reads_this": ("this", ":"),
+    "refusals_off": (
+        "refus",
+        "disclaimer",
+        "caveat",
+        "lecture",
+        "safety",
+        "moderation",
+        "exemption",
+        "clearance",
+        "say yes",
+        "warnings",
+    ),
+    "forget_what_company_said": (
+        "told",
+        "taught",
+        "said",
+        "asked",
+        "wanted",
+        "programmed",
+        "gave",
+        "set by",
+        "given by",
+        "imposed by",
+        "operate under",
+        "from your",
+    ),
     "not_an_ai_persona": (
+        "aren't",
         "not a",
         "no longer",
         "not an",
@@ -629,6 +747,12 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "stell",
         "alsof",
         "stel je",
+        "semblant",
+        "come se",
+        "de conta",
+        "de cuenta",
+        "suppose",
+        "assume",
     ),
     "system_prompt_multilingual": (
         "sistema",
@@ -1037,8 +1161,11 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:filters?|guidelines|rules|restrictions|guardrails|content polic(?:y|ies)|safety)"
        r"\s+(?:are\s+|is\s+|have\s+been\s+|has\s+been\s+)?(?:now\s+)?(?:disabled|lifted|removed|"
        r"switched off|turned off|suspended|deactivated|off)\b"
-       r"|\b(?:disabled|turned off|switched off|removed|lifted)\s+(?:your|the|all)\s+(?:\w+\s+)?"
+       r"|\b(?:disabled|turned off|switched off|removed|lifted)\s+(?:your|the|all)\s+"
+       # "disabled the spam filter on the test mailbox": a product setting, not the model's rules
+       r"(?:(?!spam|e-?mail|mail|noise|water|air|oil|photo|image|audio|pass)\w+\s+)?"
        r"(?:filters?|restrictions|rules|guidelines|guardrails|safety)\b"
+       r"(?!\s+(?:on|for|in|of)\s+(?:the|my|this|our|a|an)\b)"
        r"|\b(?:your|the) (?:rules|guidelines|instructions|restrictions|polic(?:y|ies)) "
        r"(?:don'?t|do not|no longer|doesn'?t) (?:apply|exist|matter)\b"
        r"|\bpretend (?:that )?(?:the |your )?(?:content polic(?:y|ies)|rules|guidelines|"
@@ -1094,8 +1221,9 @@ RULES: tuple[Rule, ...] = (
     _r("pretend_no_rules_multilingual", "direct_injection", 0.8,
        r"\b(?:pretend|imagine|act as if|behave as if|fais comme si|faites comme si|imagine[sz]?|"
        r"fai finta|fingi|finge|finja|haz como si|haga como si|imagina|immagina|tu so|tun sie so|"
-       r"stell dir vor|stellen sie sich vor|doe alsof|stel je voor)\b[^.!?\n]{0,60}?"
-       r"\b(?:no|not|non|nicht|niet|n[ãa]o|without|n'|keine[nm]?|kein|ohne|sin|sans|senza|sem|zonder|aucune?s?|"
+       r"stell dir vor|stellen sie sich vor|doe alsof|stel je voor|fais semblant|fai come se|"
+       r"fa[çc]a de conta|faz de conta|haz de cuenta|suppose|assume)\b[^.!?\n]{0,60}?"
+       r"\b(?:no|not|non|nicht|niet|n[ãa]o|without|n'|ne|keine[nm]?|kein|ohne|sin|sans|senza|sem|zonder|aucune?s?|"
        r"ning[uú]n[ao]?s?|nessun[ao]?|alcun[ao]?|nenhum[a]?|geen|nie)\b\s*"
        r"(?:\w+\s+){0,3}?(?:rules?|regeln?|reglas?|normas?|règles?|regole|regola|regras?|regels?|"
        r"restrictions?|restricciones|restrizioni|restrições|einschränkungen|beperkingen|"
@@ -1174,15 +1302,17 @@ RULES: tuple[Rule, ...] = (
        r"character|ai|chatbot)\b"),
     # --- multilingual rule-dropping, leaks and pretexts (classes missed on final set 2) ------
     _r("drop_safety_multilingual", "direct_injection", 0.8,
-       rf"\b(?:{_ML_FORGET})\s+(?:\w+\s+){{0,2}}?(?:{_ML_SAFETY})"
+       rf"\b(?:{_ML_FORGET})\s+(?:\w+\s+){{0,2}}?(?:[ld]['’])?(?:{_ML_SAFETY})"
        r"(?!\s+(?:of|in|on|for|when|settings?|features?|glasses|shoes|precautions|data|"
        r"instructions? for|rules? for|de la|del|della|da|van|der|des)\b)"),
     _r("rules_no_longer_count", "direct_injection", 0.85,
        rf"\b(?:your|these|those|tes|vos|tus|sus|vuestras|tue|sue|suas|tuas|je|jouw|deine|ihre|"
-       rf"die)\s+(?:\w+\s+)?(?:{_ML_RULES})\b[^.!?\n]{{0,25}}?\b(?:no longer (?:apply|count|"
+       rf"die|the)\s+(?:\w+\s+)?(?:{_ML_RULES}|limitations|polic(?:y|ies)|guidance|directives|"
+       rf"filters|guardrails)\b[^.!?\n]{{0,25}}?\b(?:no longer (?:apply|count|"
        r"matter|exist|bind you|hold)|(?:don'?t|do not) (?:apply|count|matter|exist) any ?more|"
-       r"(?:are|were) (?:void|null|cancel+ed|revoked|rescinded|obsolete|invalid|lifted|gone|"
-       r"suspended)|ne (?:s'appliquent|comptent|valent|existent) plus|ya no (?:cuentan|valen|"
+       r"(?:are|were|have been) (?:hereby |now )?(?:void|null|cancel+ed|revoked|rescinded|"
+       r"obsolete|invalid|lifted|gone|suspended|removed|withdrawn|disabled|deleted)|außer kraft|"
+       r"ne (?:s'appliquent|comptent|valent|existent) plus|ya no (?:cuentan|valen|"
        r"aplican|existen|importan)|non (?:valgono|contano|esistono|si applicano) più|"
        r"n[ãa]o (?:valem|contam|existem|se aplicam) mais|(?:gelden|tellen|bestaan) niet meer|"
        r"(?:gelten|zählen|existieren) nicht mehr|sind (?:ab jetzt |ab sofort )?(?:ungültig|"
@@ -1193,7 +1323,11 @@ RULES: tuple[Rule, ...] = (
        rf"(?:{_ML_RULES}|vorgaben|consignes)\b[^.?!\n]{{0,30}}?\b(?:hast du|haben sie|as-tu|"
        r"avez-vous|t'a-t-on|te dieron|te han dado|recibiste|hai ricevuto|ti hanno dato|"
        r"voc[eê] recebeu|te deram|recebeste|heb je|hebt u|kreeg je|did you (?:get|receive)|"
-       r"have you been given|were you given|were you told|did they give you)\b"),
+       r"have you been given|were you given|were you told|did they give you)\b"
+       rf"|\b(?:{_ML_RULES}|vorgaben)\b[^.?!\n]{{0,30}}?\b(?:te (?:dio|dieron|han dado|ha dado|"
+       r"deu|deram)|ti (?:ha|hanno) dat[oaie]|t'a(?:-t-(?:il|elle|on))? donn[ée]e?s?|"
+       r"(?:wurden|hat|haben) dir|dir (?:gegeben|vorgegeben)|je (?:gegeven|gaf)|lhe deu|"
+       r"heeft [^.?!\n]{0,20}? je gegeven|you were given|gave you)"),
     _r("copy_text_before_mine", "system_prompt_extraction", 0.85,
        r"\b(?:copy|paste|print|show|kopiere?|zeig\w*|gib|copia|copie|kopieer|recopie|affiche|"
        r"montre|mu[eé]stra\w*|mostra\w*|mostre|toon|laat|repeat|r[ée]p[èe]te|repite|ripeti|"
@@ -1214,16 +1348,22 @@ RULES: tuple[Rule, ...] = (
        r"be (?:my|like) (?:her|him))\b"),
     _r("harmful_recipe_pretext", "direct_injection", 0.8,
        r"\b(?:story|novel|screenplay|script|movie|film|fiction\w*|thriller|scene|dialogue|poem|"
+       r"play|roman|romanzo|novela|romance|histoire|historia|storia|verhaal|geschichte|"
+       r"drehbuch|sc[ée]nario|gui[oó]n|sceneggiatura|fictional|fictif|ficticio|"
        r"hypothetic\w*|thought experiment|game|pretend|imagine|world where|no laws|"
        r"no consequences|no (?:moral|ethical) limits|ignoring ethics|research purposes)\b"
        r"[^\n]{0,200}?\b(?:nerve (?:gas|agent)|sarin|ricin|meth(?:amphetamine)?|explosives?|"
        r"(?:pipe )?bombs?|napalm|gunpowder|thermite|molotov|untraceable gun|fake (?:passport|id)|"
-       r"chlorine gas|poison (?:a|the) (?:city|water)|mustard gas|anthrax)\b"
+       r"chlorine gas|poison (?:a|the) (?:city|water)|mustard gas|anthrax|explosi\w+|"
+       r"esplosiv\w+|sprengstoff\w*|rohrbombe\w*|bomba|bombe|ransomware|malware|counterfeit\w*|"
+       r"forge (?:a )?(?:passport|id|banknotes?)|lethal dose|dosis letal|dose letale|"
+       r"break into (?:a|the) (?:car|house|bank))\b"
        r"|\b(?:nerve (?:gas|agent)|sarin|ricin|meth(?:amphetamine)?|explosives?|bombs?|napalm|"
        r"thermite|gunpowder)\b[^\n]{0,160}?\b(?:story|novel|screenplay|script|movie|fiction|"
        r"thriller|scene|monologue|hypothetic\w*)\b"),
     _r("not_an_ai_persona", "direct_injection", 0.75,
-       r"\byou(?:'re| are) (?:not|no longer) (?:an? )?(?:ai|assistant|chatbot|language model|"
+       r"\b(?:you(?:'re| are) (?:not|no longer)|you\s+aren't) (?:an? )?(?:ai|assistant|chatbot|"
+       r"language model|"
        r"bot|claude|chatgpt)\b[^.!?\n]{0,10}?,?\s*(?:you(?:'re| are)|but) (?:an? |my )?"
        r"(?:\w+ ){0,3}?(?:human|person|friend|man|woman|hacker|named|called)\b"
        r"|\b(?:stop being|forget (?:that )?you(?:'re| are)) (?:an? )?(?:ai|assistant|chatbot)\b"),
@@ -1231,7 +1371,79 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:model|ai|assistant|version of (?:you|yourself)|twin|self)\b[^.!?\n]{0,40}?\b"
        r"(?:(?:has|had|with|having) no (?:alignment|safety|ethics?|filters|refusals|rules)|"
        r"(?:without|removed all|never (?:had|given|trained with)) (?:any )?(?:alignment|safety "
-       r"(?:training|data)|refusals|ethics|restrictions|rules|filters))"),
+       r"(?:training|data)|refusals|ethics|restrictions|rules|filters)|never trained to be safe)"),
+    _r("note_to_ai_multilingual", "indirect_injection", 0.85,
+       r"\b(?:note|nota|hinweis|achtung|opmerking|attention|aviso|avviso|mensaje|messaggio|"
+       r"message|bericht|nachricht)\s+(?:(?:pour|para|per|f[üu]r|voor|to|for|an)\s+)?"
+       r"(?:l['’]|la |a |el |den |die |de |the |het |o |il |le |les |los |os )?(?:ia|ki|ai|llm|"
+       r"chatbot|assistant\w*|assistent\w*|asistente|agent\w*|agente\w*|mod[eè]l\w*)(?:-\w+)?\s*:"
+       r"[^\n]{0,60}?\b(?:ignor\w*|negeer|oublie|olvida|dimentica|esque[çc]a|vergiss|"
+       r"überweis\w*|send|env[íi]a|envoie|invia|envie|stuur|schick\w*|forward|transf[eé]r\w*|"
+       r"delete|supprime|borra|cancella|apaga|verwijder|lösch\w*)"),
+    _r("admin_disabled_filters", "direct_injection", 0.85,
+       r"\b(?:admin\w*|administrat\w*|amministrator\w*|beheerder|betreiber|entwickler|"
+       r"developers?|d[ée]veloppeur\w*|desarrollador\w*|sviluppator\w*|desenvolvedor\w*|"
+       r"operator|op[ée]rat\w*|moderators?)\b[^.!?\n]{0,30}?\b(?:disabled|turned off|removed|"
+       r"lifted|d[ée]sactiv\w*|desactiv\w*|disattiv\w*|desativ\w*|uitgeschakeld|deaktiviert|"
+       r"entfernt|aufgehoben)\s+(?:i |le |os |as |les |los |las |die |de )?(?:your|tes|vos|tus|"
+       r"sus|tuoi|tue|seus|suas|teus|tuas|je|jouw|deine|dein|ihre|uw)\s+(?:\w+\s+)?"
+       r"(?:filters?|filtres|filtros|filtri|safety\w*|"
+       r"restrictions|restricciones|restrizioni|restrições|guardrails|einschränkungen|"
+       r"beperkingen|sicherheits\w*|veiligheids\w*|moderation|s[ée]curit[ée]|seguridad|"
+       r"sicurezza)\b"),
+    _r("no_longer_bound", "direct_injection", 0.8,
+       r"\b(?:no longer|not|nicht mehr|plus|ya no|più|mais|niet meer)\b[^.!?\n]{0,30}?\b"
+       r"(?:bound by|gebunden|li[ée]e?s? par|tenue? par|obligad[oa] a|vincolat[oa]|obrigad[oa]|"
+       rf"gebonden)\b[^.!?\n]{{0,25}}?\b(?:{_ML_RULES}|polic(?:y|ies)|guidelines|ethics)\b"
+       rf"|\b(?:nicht mehr|niet meer) an (?:deine|ihre|je|jouw) (?:{_ML_RULES}) gebunden"),
+    _r("short_rules_off", "direct_injection", 0.75,
+       r"^\W*(?:(?:safety|security|content)\s+)?(?:filters?|rules|safety|moderation|guardrails|"
+       r"sicherheitsfilter|filtres|filtros|filtri|regeln|restrictions)\s*:?\s*(?:off|aus|uit|"
+       r"none|disabled|d[ée]sactiv[ée]s?|desactivad[oa]s)\W*$"
+       r"|^\W*(?:no|without|keine|sans|sin|senza|sem|geen)\s+(?:restrictions|rules|filters|"
+       r"safety|limits|censorship|einschränkungen|regeln|r[eè]gles|reglas|regole|regras|regels)"
+       r"(?:,?\s*please)?\W*$"
+       r"|\b(?:unfiltered|unrestricted|uncensored|jailbreak|jailbroken|god|developer|dev|admin|"
+       r"dan|debug)\s+mode\s*(?:is\s+)?(?:on|enabled|activated|active|engaged)\b"),
+    _r("repeat_rules_verbatim", "system_prompt_extraction", 0.85,
+       r"\b(?:repeat|ripeti|r[ée]p[èe]te|repite|repita|wiederhole|herhaal|recite|cite|quote|"
+       r"citeer|cita|zitiere|copy|copia|copie|kopiere|kopieer)\s+(?:\w+\s+){0,2}?"
+       rf"(?:{_ML_RULES}|prompt|vorgaben|consignes)\s+(?:word for word|verbatim|parola per parola|"
+       r"mot pour mot|palabra por palabra|palavra por palavra|wortw[öo]rtlich|w[öo]rtlich|"
+       r"woord voor woord|exactly|exactement|esattamente|exactamente|exatamente)"
+       r"|\b(?:laat|toon)\s+(?:je|jouw|uw)\s+(?:systeemprompt|instructies|regels|prompt)\s+zien"),
+    _r("start_of_context", "system_prompt_extraction", 0.8,
+       r"\b(?:what(?:'s| is| was)?|read|print|show|tell|which)\b[^.?!\n]{0,40}?\b(?:(?:very )?"
+       r"(?:start|beginning|top) of your (?:context|input|prompt|conversation|instructions)|"
+       r"(?:precedes|comes before|sits above|is above|above) (?:this conversation|my first "
+       r"(?:message|question)|the first user message)|(?:you were|you've been|you are) "
+       r"(?:configured|initiali[sz]ed|set up) with)\b"
+       r"|\b(?:you were|you've been) (?:told|instructed)\b[^\n]{0,60}?\b(?:quote|verbatim|"
+       r"word for word|exact(?:ly)? (?:words|wording))"),
+    _r("if_an_ai_reads_this", "indirect_injection", 0.8,
+       r"\bif (?:an?|any) (?:ai|llm|language model|assistant|agent|chatbot|model)\s+(?:\w+\s+)?"
+       r"(?:summari[sz]es|reads|processes|sees|parses|reviews|analy[sz]es|screens) this\b"
+       r"[^\n]{0,40}?\b(?:must|should|needs? to|has to|is required to)\b"
+       r"|(?:^|[\s\"'(/<!-])(?:ai|llm|chatbot|agent)(?:\s+\w+){0,2}\s*:\s*(?:\w+\s+){0,3}?"
+       r"(?:when reviewing|insert|buy|mark all|recommend|approve|rank this|include a link)\b"),
+    _r("refusals_off", "direct_injection", 0.75,
+       r"\b(?:drop|stop|no more|skip|without|disable|remove) (?:the |your |any |all )?"
+       r"(?:refusals?|refusing|disclaimers|caveats|moral(?:ising|izing) lectures)\b"
+       r"|\brefus(?:al|ing) (?:behaviou?r|module|mechanism|layer|training)\b[^.!?\n]{0,20}?\b"
+       r"(?:removed|disabled|off|deleted)\b|\brefusing is not an option\b"
+       r"|\b(?:disable|turn off|switch off) (?:the |your )?(?:safety|moderation|refusal) "
+       r"(?:layer|module|system|checks?)\b|\b(?:safety|moderation|refusal) (?:layer|module|"
+       r"system|checks?) (?:is |are |has been |have been )?(?:disabled|off|removed)\b"
+       r"|\b(?:policy|safety) exemption (?:granted|approved)|\bclearance (?:level \d+ )?"
+       r"(?:confirmed|granted)\b|\bsay yes to everything\b"
+       r"|\b(?:don'?t give me|no|without) (?:any )?(?:warnings|disclaimers)"
+       r"(?: or (?:warnings|disclaimers))?,? just\b"),
+    _r("forget_what_company_said", "direct_injection", 0.85,
+       rf"\b{_OVERRIDE_VERB}\s+(?:what|whatever|everything|anything)\s+(?:the|your)\s+"
+       r"(?:company|developers?|creators?|operator|makers?|owners?|team|admins?)\s+(?:has |have )?"
+       r"(?:told|taught|said|asked|wanted|programmed|gave)"
+       rf"|\b{_OVERRIDE_VERB}\s+(?:the |all )?(?:boundaries|framework|limits|rules|guardrails|"
+       r"constraints)\s+(?:set by|given by|imposed by|you operate under|from your)"),
 )  # fmt: skip
 
 _INVISIBLE_WEIGHT = 0.55  # a zero-width character splitting a word is rare but not damning
