@@ -66,8 +66,8 @@ def quality(tmp: Path) -> dict[str, dict[str, Any]]:
     """Every quality figure, keyed by a short description of detector and data."""
     results: dict[str, dict[str, Any]] = {}
     inj = get_detector("prompt_injection")
-    final = DATA / "injection-final-heldout-2.jsonl"
-    label = "final held-out set 2 (180 attacks + 285 ordinary)"
+    final = DATA / "injection-final-heldout-3.jsonl"
+    label = "final held-out set 3 (213 attacks + 311 ordinary)"
     results[f"prompt_injection / {label}, never tuned on"] = _pick(evaluate(inj, final))
     results[f"prompt_injection / {label}, rules only (no word model)"] = _pick(
         evaluate(PromptInjectionDetector(model=False), final)
@@ -80,8 +80,10 @@ def quality(tmp: Path) -> dict[str, dict[str, Any]]:
         evaluate(inj, _mix(tmp, "f0.jsonl", [json.dumps(r) for r in rows if not r["label"]]))
     )
     results[
-        "prompt_injection / previous final set (150 attacks + 216 ordinary), now tuned and "
-        "trained on"
+        "prompt_injection / final set 2 (180 attacks + 285 ordinary), now tuned and trained on"
+    ] = _pick(evaluate(inj, DATA / "injection-final-heldout-2.jsonl"))
+    results[
+        "prompt_injection / final set 1 (150 attacks + 216 ordinary), now tuned and trained on"
     ] = _pick(evaluate(inj, DATA / "injection-final-heldout.jsonl"))
     tuned = {
         "quell set 1 (322 ordinary + 80 injections)": (
@@ -94,6 +96,10 @@ def quality(tmp: Path) -> dict[str, dict[str, Any]]:
             "ordinary-prompts-4.jsonl", "injections-train.jsonl"),
         "quell training set 5 (89 ordinary + 74 injections)": (
             "ordinary-prompts-5.jsonl", "injections-train-2.jsonl"),
+        "quell training set 6 (248 ordinary + 262 injections, seven languages)": (
+            "ordinary-prompts-6.jsonl", "injections-train-3.jsonl"),
+        "quell training set 7 (224 ordinary + 137 injections, seven languages)": (
+            "ordinary-prompts-7.jsonl", "injections-train-4.jsonl"),
     }  # fmt: skip
     for label, (neg, pos) in tuned.items():
         results[f"prompt_injection / {label}, tuned and trained on"] = _pick(
