@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
@@ -12,6 +13,7 @@ from quell.api.deps import get_session, responder, viewer
 from quell.auth.service import Principal
 from quell.incidents.service import get_incident
 from quell.remediation import actions, approval_rules, gates, policies
+from quell.remediation.action_models import ContainmentAction
 from quell.remediation.connectors import configured_connectors
 from quell.remediation.kill_switch import kill_switch as press_kill_switch
 
@@ -75,6 +77,17 @@ def get_action(
     return actions.action_to_dict(actions.get_action(session, action_id))
 
 
+def _decided(
+    decide: Callable[..., ContainmentAction],
+    session: Session,
+    action_id: int,
+    who: Principal,
+    reason: str,
+) -> dict[str, Any]:
+    """Approve, reject or cancel an action as `who`, and answer with the action."""
+    return actions.action_to_dict(decide(session, action_id, who=who, reason=reason))
+
+
 @router.post("/actions/{action_id}/approve")
 def approve(
     action_id: int,
@@ -82,10 +95,7 @@ def approve(
     session: Session = Depends(get_session),
     who: Principal = Depends(responder),
 ) -> dict[str, Any]:
-    reason = body.reason if body else ""
-    return actions.action_to_dict(
-        actions.approve_action(session, action_id, who=who, reason=reason)
-    )
+    return _decided(actions.approve_action, session, action_id, who, body.reason if body else "")
 
 
 @router.post("/actions/{action_id}/reject")
@@ -95,9 +105,7 @@ def reject(
     session: Session = Depends(get_session),
     who: Principal = Depends(responder),
 ) -> dict[str, Any]:
-    return actions.action_to_dict(
-        actions.reject_action(session, action_id, who=who, reason=body.reason)
-    )
+    return _decided(actions.reject_action, session, action_id, who, body.reason)
 
 
 @router.post("/actions/{action_id}/cancel")
@@ -107,8 +115,7 @@ def cancel(
     session: Session = Depends(get_session),
     who: Principal = Depends(responder),
 ) -> dict[str, Any]:
-    reason = body.reason if body else ""
-    return actions.action_to_dict(actions.cancel_action(session, action_id, who=who, reason=reason))
+    return _decided(actions.cancel_action, session, action_id, who, body.reason if body else "")
 
 
 @router.post("/incidents/{incident_id}/kill-switch")

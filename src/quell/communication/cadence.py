@@ -178,22 +178,39 @@ def _still_due(session: Session, payload: dict[str, Any]) -> tuple[Incident, dat
     return incident, due
 
 
-def _on_due(session: Session, payload: dict[str, Any]) -> None:
-    """Scheduler job: say on the timeline that the next update is due, and arm the overdue mark."""
+def _mark_if_still_due(
+    session: Session, payload: dict[str, Any], *, kind: str, state: str, reason: str
+) -> tuple[Incident, datetime] | None:
+    """Put `kind` on the timeline if the update the job was for is still unpublished."""
     from quell.incidents.timeline import append_event
 
     found = _still_due(session, payload)
     if found is None:
-        return
+        return None
     incident, due = found
     append_event(
         session,
         incident,
         actor="quell",
+        kind=kind,
+        data={"due_at": iso(due), "state": state},
+        reason=reason,
+    )
+    return found
+
+
+def _on_due(session: Session, payload: dict[str, Any]) -> None:
+    """Scheduler job: say on the timeline that the next update is due, and arm the overdue mark."""
+    found = _mark_if_still_due(
+        session,
+        payload,
         kind="update.reminder",
-        data={"due_at": iso(due), "state": "due"},
+        state="due",
         reason="the next What We Know update is due",
     )
+    if found is None:
+        return
+    incident, due = found
     scheduler = _scheduler()
     grace = timedelta(minutes=settings(session).overdue_after_minutes)
     if scheduler is not None:
@@ -208,18 +225,11 @@ def _on_due(session: Session, payload: dict[str, Any]) -> None:
 
 def _on_overdue(session: Session, payload: dict[str, Any]) -> None:
     """Scheduler job: mark the promised update overdue on the timeline."""
-    from quell.incidents.timeline import append_event
-
-    found = _still_due(session, payload)
-    if found is None:
-        return
-    incident, due = found
-    append_event(
+    _mark_if_still_due(
         session,
-        incident,
-        actor="quell",
+        payload,
         kind="update.overdue",
-        data={"due_at": iso(due), "state": "overdue"},
+        state="overdue",
         reason="the What We Know update promised for this time has not been published",
     )
 

@@ -67,30 +67,25 @@ def check_transition(current: str, target: str) -> None:
         raise Conflict(f"cannot move an incident from {current} to {target}; allowed: {allowed}")
 
 
-def check_severity(value: str) -> str:
-    if value not in SEVERITIES:
+def _one_of(value: str, known: tuple[str, ...], field: str) -> str:
+    """`value` when it is one of `known`; else InvalidInput naming the field and the choices."""
+    if value not in known:
         raise InvalidInput(
-            f"unknown severity {value!r}; expected one of {', '.join(SEVERITIES)}",
-            field="severity",
+            f"unknown {field} {value!r}; expected one of {', '.join(known)}", field=field
         )
     return value
+
+
+def check_severity(value: str) -> str:
+    return _one_of(value, SEVERITIES, "severity")
 
 
 def check_archetype(value: str) -> str:
-    if value not in ARCHETYPES:
-        raise InvalidInput(
-            f"unknown archetype {value!r}; expected one of {', '.join(ARCHETYPES)}",
-            field="archetype",
-        )
-    return value
+    return _one_of(value, ARCHETYPES, "archetype")
 
 
 def check_role(value: str) -> str:
-    if value not in ROLES:
-        raise InvalidInput(
-            f"unknown role {value!r}; expected one of {', '.join(ROLES)}", field="role"
-        )
-    return value
+    return _one_of(value, ROLES, "role")
 
 
 def severity_rank(severity: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -72,3 +73,11 @@ ACTION_STATUSES = (
     "rejected",
     "cancelled",
 )
+
+
+def unknown_action_types(values: Iterable[str]) -> str | None:
+    """Why a list of action types is refused (None when every one is known)."""
+    unknown = [t for t in values if t not in ACTION_TYPES]
+    if not unknown:
+        return None
+    return f"unknown action type(s) {', '.join(unknown)}; known: {', '.join(ACTION_TYPES)}"

@@ -17,7 +17,7 @@ from quell.config import register_section
 from quell.errors import InvalidInput
 from quell.inventory.models import AISystem
 from quell.inventory.schemas import Criticality, Strict
-from quell.remediation.action_models import ACTION_TYPES, ContainmentAction
+from quell.remediation.action_models import ContainmentAction, unknown_action_types
 from quell.store.sections import store_section, stored_section
 
 RULES_SECTION: Final = "containment"
@@ -66,12 +66,9 @@ def containment_rules(session: Session) -> ContainmentRules:
 
 def _apply_rules(session: Session, section: ContainmentRules) -> dict[str, str]:
     for rule in (section.high_risk, section.two_person_rule):
-        unknown = [t for t in rule.action_types if t not in ACTION_TYPES]
-        if unknown:
-            raise InvalidInput(
-                f"unknown action type(s) {', '.join(unknown)}; known: {', '.join(ACTION_TYPES)}",
-                field="containment.action_types",
-            )
+        refused = unknown_action_types(rule.action_types)
+        if refused:
+            raise InvalidInput(refused, field="containment.action_types")
     return {"rules": store_section(session, RULES_SECTION, section.model_dump(mode="json"))}
 
 

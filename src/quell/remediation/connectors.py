@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from quell.config import register_section
 from quell.errors import InvalidInput
 from quell.inventory.schemas import Name, Strict
-from quell.remediation.action_models import ACTION_TYPES
+from quell.remediation.action_models import unknown_action_types
 from quell.store.sections import store_section, stored_section
 
 SECTION: Final = "connectors"
@@ -98,11 +98,9 @@ class ConnectorSpec(Strict):
     @field_validator("action_types")
     @classmethod
     def _known_types(cls, value: list[str]) -> list[str]:
-        unknown = [t for t in value if t not in ACTION_TYPES]
-        if unknown:
-            raise ValueError(
-                f"unknown action type(s) {', '.join(unknown)}; known: {', '.join(ACTION_TYPES)}"
-            )
+        refused = unknown_action_types(value)
+        if refused:
+            raise ValueError(refused)
         return value
 
     @model_validator(mode="after")

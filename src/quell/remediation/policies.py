@@ -34,6 +34,14 @@ from quell.store.sections import store_section, stored_section
 SECTION: Final = "containment_policies"
 
 
+def _all_known(value: list[str], known: tuple[str, ...], what: str) -> list[str]:
+    """`value` when every item is one of `known`; else a ValueError naming the first stranger."""
+    bad = [v for v in value if v not in known]
+    if bad:
+        raise ValueError(f"unknown {what} {bad[0]!r}; expected one of {', '.join(known)}")
+    return value
+
+
 class PolicyWhen(Strict):
     """When a policy applies; every condition given must hold."""
 
@@ -47,22 +55,12 @@ class PolicyWhen(Strict):
     @field_validator("severities")
     @classmethod
     def _severities(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if v not in SEVERITIES]
-        if bad:
-            raise ValueError(
-                f"unknown severity {bad[0]!r}; expected one of {', '.join(SEVERITIES)}"
-            )
-        return value
+        return _all_known(value, SEVERITIES, "severity")
 
     @field_validator("archetypes")
     @classmethod
     def _archetypes(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if v not in ARCHETYPES]
-        if bad:
-            raise ValueError(
-                f"unknown archetype {bad[0]!r}; expected one of {', '.join(ARCHETYPES)}"
-            )
-        return value
+        return _all_known(value, ARCHETYPES, "archetype")
 
 
 class PolicyIn(Strict):
