@@ -4,9 +4,9 @@ Each phase keeps its tables beside its logic (``<phase>/models.py``); this modul
 """
 
 from quell.auth.models import ApiToken, User
-from quell.compliance.models import ClockAnchor  # noqa: F401
-from quell.detection.correlation_models import CorrelationGroup, IncidentLink  # noqa: F401
-from quell.escalation.models import (  # noqa: F401
+from quell.compliance.models import ClockAnchor
+from quell.detection.correlation_models import CorrelationGroup, IncidentLink
+from quell.escalation.models import (
     Delivery,
     Escalation,
     EscalationPolicy,
@@ -14,7 +14,7 @@ from quell.escalation.models import (  # noqa: F401
     OnCallSchedule,
 )
 from quell.incidents.models import Incident, RoleAssignment, TimelineEvent, incident_systems
-from quell.ingest.models import Alert, ChangeEvent, Integration, Payload, SignalRow  # noqa: F401
+from quell.ingest.models import Alert, ChangeEvent, Integration, Payload, SignalRow
 from quell.inventory.models import (
     AISystem,
     Risk,
@@ -23,18 +23,38 @@ from quell.inventory.models import (
     risk_incidents,
     system_dependencies,
 )
-from quell.postmortem.models import Postmortem  # noqa: F401
-from quell.remediation import guard_models  # noqa: F401  (guard tables)
-from quell.remediation.action_models import ContainmentAction  # noqa: F401
-from quell.scheduler import ScheduledJob  # noqa: F401
-from quell.store.sections import ConfigSection  # noqa: F401
+from quell.postmortem.models import Postmortem
+from quell.remediation.action_models import ContainmentAction
+from quell.remediation.guard_models import AgentAction, AgentContainment, AgentPolicy
+from quell.scheduler import ScheduledJob
+from quell.store.sections import ConfigSection
 
 __all__ = [
     "AISystem",
+    "AgentAction",
+    "AgentContainment",
+    "AgentPolicy",
+    "Alert",
     "ApiToken",
+    "ChangeEvent",
+    "ClockAnchor",
+    "ConfigSection",
+    "ContainmentAction",
+    "CorrelationGroup",
+    "Delivery",
+    "Escalation",
+    "EscalationPolicy",
     "Incident",
+    "IncidentLink",
+    "Integration",
+    "NotificationChannel",
+    "OnCallSchedule",
+    "Payload",
+    "Postmortem",
     "Risk",
     "RoleAssignment",
+    "ScheduledJob",
+    "SignalRow",
     "Team",
     "TeamMember",
     "TimelineEvent",
