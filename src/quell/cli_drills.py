@@ -79,7 +79,9 @@ def drill_run(
             f"drill {report.drill_id}: {report.scenario} on {report.system}, "
             f"{report.signals_sent} signals -> incidents {report.incident_ids or 'none'}"
         )
-        if report.time_to_candidate_s is not None:
+        if report.joined_existing:
+            console.print("the signals joined an incident that was already open")
+        elif report.time_to_candidate_s is not None:
             console.print(f"time to coherent candidate: {report.time_to_candidate_s:.1f} s")
         for check in report.checks:
             mark = "[green]pass[/green]" if check.passed else "[red]FAIL[/red]"

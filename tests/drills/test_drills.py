@@ -119,3 +119,13 @@ def test_cli_drill_run(tmp_path: Path) -> None:
     assert report["passed"] and report["archetype"] == "toxicity_abuse"
     bad = quell("drill", "run", "toxicity_abuse", "--speed", "0")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_second_drill_joins_the_first_ones_open_incident(db: Engine) -> None:
+    _apply(db, INVENTORY)
+    first = run_drill(db, "toxicity_abuse", speed=1000, wait_s=3, sleep=_no_sleep)
+    second = run_drill(db, "toxicity_abuse", speed=1000, wait_s=3, sleep=_no_sleep)
+    assert not first.joined_existing and first.time_to_candidate_s is not None
+    assert first.time_to_candidate_s >= 0
+    assert second.incident_ids == first.incident_ids
+    assert second.joined_existing and second.time_to_candidate_s == 0.0

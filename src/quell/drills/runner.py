@@ -148,6 +148,7 @@ class DrillReport:
     archetype: str | None = None
     severity: str | None = None
     time_to_candidate_s: float | None = None
+    joined_existing: bool = False
     playbook_steps: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
 
@@ -165,6 +166,7 @@ class DrillReport:
             "archetype": self.archetype,
             "severity": self.severity,
             "time_to_candidate_s": self.time_to_candidate_s,
+            "joined_existing": self.joined_existing,
             "playbook_steps": self.playbook_steps,
             "checks": [c.__dict__ for c in self.checks],
             "passed": self.passed,
@@ -255,7 +257,10 @@ def _assess(
     incident = get_incident(session, report.incident_ids[0])
     report.archetype, report.severity = incident.archetype, incident.severity
     created = next(e for e in events(session, incident.id) if e.kind == "incident.created")
-    report.time_to_candidate_s = round((created.at - first_sent).total_seconds(), 3)
+    # Signals that join an incident already open (a real one, or an earlier drill's) are
+    # coherent at once: no new candidate had to form.
+    report.joined_existing = created.at < first_sent
+    report.time_to_candidate_s = max(0.0, round((created.at - first_sent).total_seconds(), 3))
     expect = scenario.expect
     if expect.archetype:
         report.checks.append(
