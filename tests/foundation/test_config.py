@@ -129,3 +129,15 @@ def test_inventory_through_the_api(
     team = {"name": "core", "members": [{"name": "Zed"}]}
     assert app_client.put("/api/v1/teams/core", json=team, headers=a).json()["outcome"] == "updated"
     assert app_client.get("/api/v1/systems/nope", headers=v).status_code == 404
+
+
+def test_a_put_whose_body_and_url_disagree_is_refused(
+    app_client: TestClient, tokens: dict[str, str]
+) -> None:
+    a = auth(tokens["admin"])
+    r = app_client.put("/api/v1/systems/x", json={"name": "y", "kind": "agent"}, headers=a)
+    assert r.status_code == 422 and r.json()["field"] == "name"
+    assert "'y'" in r.json()["message"] and "'x'" in r.json()["message"]
+    r = app_client.put("/api/v1/risks/R9", json={"key": "R8", "title": "t"}, headers=a)
+    assert r.status_code == 422 and r.json()["field"] == "key"
+    assert app_client.get("/api/v1/systems/y", headers=a).status_code == 404

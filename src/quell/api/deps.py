@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from quell.auth.service import Principal, authenticate_token
-from quell.errors import Unauthorized
+from quell.errors import InvalidInput, Unauthorized
 from quell.store.db import session_scope
 
 SESSION_COOKIE = "quell_token"
@@ -51,6 +51,14 @@ def require(role: str) -> Callable[..., Principal]:
         return who
 
     return check
+
+
+def same_as_url(in_body: str, in_url: str, *, field: str = "name") -> None:
+    """A PUT names its object twice, in the URL and in the body: they must agree."""
+    if in_body != in_url:
+        raise InvalidInput(
+            f"the body's {field} is {in_body!r} but the URL names {in_url!r}", field=field
+        )
 
 
 reporter = require("reporter")

@@ -11,9 +11,8 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from quell.api.deps import admin, get_session, responder, viewer
+from quell.api.deps import admin, get_session, responder, same_as_url, viewer
 from quell.auth.service import Principal
-from quell.errors import InvalidInput
 from quell.escalation import notify, oncall, policies, roles, service
 from quell.escalation.models import Delivery
 from quell.escalation.schemas import PolicyIn, ScheduleIn
@@ -27,13 +26,6 @@ router = APIRouter(tags=["escalation"])
 class PageIn(Strict):
     level: int = Field(default=1, ge=1, le=20)
     reason: str = ""
-
-
-def _named(body_name: str, path_name: str) -> None:
-    if body_name != path_name:
-        raise InvalidInput(
-            f"the body names {body_name!r} but the URL names {path_name!r}", field="name"
-        )
 
 
 @router.get("/oncall")
@@ -71,7 +63,7 @@ def put_schedule(
     _: Principal = Depends(admin),
 ) -> dict[str, Any]:
     """Create or replace a schedule; one with a gap or an overlap is refused (422)."""
-    _named(body.name, name)
+    same_as_url(body.name, name)
     outcome = oncall.upsert_schedule(session, body)
     return {"outcome": outcome, **oncall.schedule_to_dict(oncall.get_schedule(session, name))}
 
@@ -97,7 +89,7 @@ def put_policy(
     session: Session = Depends(get_session),
     _: Principal = Depends(admin),
 ) -> dict[str, Any]:
-    _named(body.name, name)
+    same_as_url(body.name, name)
     outcome = policies.upsert_policy(session, body)
     return {"outcome": outcome, **policies.policy_to_dict(policies.get_policy(session, name))}
 

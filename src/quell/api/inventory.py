@@ -7,9 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from quell.api.deps import admin, get_session, viewer
+from quell.api.deps import admin, get_session, same_as_url, viewer
 from quell.auth.service import Principal
-from quell.errors import InvalidInput
 from quell.inventory import service
 from quell.inventory.schemas import RiskIn, SystemIn, TeamIn
 
@@ -45,8 +44,7 @@ def put_system(
     session: Session = Depends(get_session),
     _: Principal = Depends(admin),
 ) -> dict[str, Any]:
-    if spec.name != name:
-        raise InvalidInput("the name in the body must match the URL", field="name")
+    same_as_url(spec.name, name)
     outcome = service.upsert_system(session, spec)
     return {**service.system_to_dict(service.get_system(session, name)), "outcome": outcome}
 
@@ -69,8 +67,7 @@ def get_team(
 def put_team(
     name: str, spec: TeamIn, session: Session = Depends(get_session), _: Principal = Depends(admin)
 ) -> dict[str, Any]:
-    if spec.name != name:
-        raise InvalidInput("the name in the body must match the URL", field="name")
+    same_as_url(spec.name, name)
     outcome = service.upsert_team(session, spec)
     return {**service.team_to_dict(service.get_team(session, name)), "outcome": outcome}
 
@@ -95,7 +92,6 @@ def get_risk(
 def put_risk(
     key: str, spec: RiskIn, session: Session = Depends(get_session), _: Principal = Depends(admin)
 ) -> dict[str, Any]:
-    if spec.key != key:
-        raise InvalidInput("the key in the body must match the URL", field="key")
+    same_as_url(spec.key, key, field="key")
     outcome = service.upsert_risk(session, spec)
     return {**service.risk_to_dict(session, service.get_risk(session, key)), "outcome": outcome}
