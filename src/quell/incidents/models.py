@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from quell.inventory.models import AISystem
@@ -17,11 +27,14 @@ incident_systems = Table(
     Base.metadata,
     Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
     Column("system_id", ForeignKey("ai_systems.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_incident_systems_system_id", "system_id"),  # "incidents of this system"
 )
 
 
 class Incident(Base):
     __tablename__ = "incidents"
+    # Similar past incidents in the triage pack are looked up by archetype, newest first.
+    __table_args__ = (Index("ix_incidents_archetype_detected", "archetype", "detected_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
@@ -69,7 +82,10 @@ class TimelineEvent(Base):
     """One append-only entry of an incident's timeline, chained to the previous by hash."""
 
     __tablename__ = "timeline_events"
-    __table_args__ = (UniqueConstraint("incident_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "seq"),
+        Index("ix_timeline_events_incident_kind", "incident_id", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(

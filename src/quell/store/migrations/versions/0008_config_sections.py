@@ -23,7 +23,7 @@ def upgrade() -> None:
     table = op.create_table(
         "config_sections",
         sa.Column("key", sa.String(length=60), nullable=False),
-        sa.Column("value", _JSON, nullable=True),
+        sa.Column("value", _JSON, nullable=False),
         sa.Column("updated_at", quell.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_config_sections")),
     )
