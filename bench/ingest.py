@@ -239,12 +239,14 @@ def raw_executemany(engine: Engine, count: int) -> float:
 
 def app_from_env() -> Any:
     """The app for uvicorn's workers (``--workers 2``): the store comes from the environment."""
-    from quell.api.app import create_app
+    from quell.api.app import create_app, tune_for_serving
     from quell.settings import Settings
     from quell.store.db import get_engine
 
     url = os.environ["QUELL_BENCH_URL"]
-    return create_app(Settings(database_url=url), engine=get_engine(url))
+    app = create_app(Settings(database_url=url), engine=get_engine(url))
+    tune_for_serving()  # as `quell serve` does
+    return app
 
 
 def serve(url: str, port: int, workers: int) -> None:

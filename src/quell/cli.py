@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,15 +80,10 @@ def db_upgrade() -> None:
 def _serve(host: str, port: int, engine: Engine) -> None:
     import uvicorn
 
-    from quell.api.app import create_app
+    from quell.api.app import create_app, tune_for_serving
 
     app = create_app(engine=engine)
-    # Intake allocates many short-lived objects; with the default thresholds full collections
-    # of the long-lived start-up heap (60-165 ms each) made most of the p99 tail in the ingest
-    # benchmark. Freeze what start-up built and collect the oldest generation less often.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 1000)
+    tune_for_serving()
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
