@@ -10,7 +10,7 @@ engine's in-memory index sees signals in the order they were committed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -252,7 +252,7 @@ def store_each(
         if aid is not None
     ]
     outcomes = correlator.handle(session, incoming) if incoming else []
-    db.link_incidents(outcomes, open_alerts)
+    db.link_incidents(outcomes, open_alerts, touched_by)
     for outcome in outcomes:
         owners = touched_by.get(outcome.alert_id)
         if owners is not None:
@@ -550,10 +550,22 @@ class _Driver:
             self._executemany(self.sql["close"], closes)
 
     def link_incidents(
-        self, outcomes: Sequence[Any], open_alerts: dict[str, tuple[int, int | None]]
+        self,
+        outcomes: Sequence[Any],
+        open_alerts: dict[str, tuple[int, int | None]],
+        in_batch: Collection[int],
     ) -> None:
-        """Record on each alert the incident the correlation engine put it in."""
-        linked = {a: i for a, i in ((o.alert_id, o.incident_id) for o in outcomes) if i is not None}
+        """Record on each alert of this batch the incident the correlation engine put it in.
+
+        Outcomes also name alerts from earlier batches (a held candidate opening with all the
+        alerts it gathered): the engine links those itself in one statement, so they are
+        skipped here rather than updated twice.
+        """
+        linked = {
+            a: i
+            for a, i in ((o.alert_id, o.incident_id) for o in outcomes)
+            if i is not None and a in in_batch
+        }
         if not linked:
             return
         already = {alert_id: incident_id for alert_id, incident_id in open_alerts.values()}
