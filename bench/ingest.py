@@ -42,6 +42,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, create_engine, event, text
 
+from quell.ingest.service import SIGNAL_COLUMNS  # the columns intake writes: same rows
+
 HERE = Path(__file__).resolve().parent
 SYSTEMS = ["voice-agent", "support-chatbot", "fraud-scorer", "search-rag", "coding-agent"]
 PG_URL = os.environ.get("QUELL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -91,24 +93,6 @@ def seed(engine: Engine) -> str:
     return token
 
 
-SIGNAL_COLUMNS = (
-    "payload_id",
-    "item_path",
-    "source",
-    "system",
-    "kind",
-    "summary",
-    "status",
-    "severity_hint",
-    "fingerprint",
-    "labels",
-    "metrics",
-    "archetype_hint",
-    "evidence",
-    "occurred_at",
-    "received_at",
-    "alert_id",
-)
 
 
 def signal_tuples(count: int, payload_id: int, start: int, *, pg: bool) -> list[tuple[Any, ...]]:

@@ -23,3 +23,16 @@ def parse_time(text: str) -> datetime:
 
 def iso(value: datetime | None) -> str | None:
     return as_utc(value).isoformat() if value is not None else None
+
+
+def check_time_zone(value: str) -> str:
+    """Return `value` if it names an IANA time zone; a ValueError saying what to use if not."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name like Europe/Paris"
+        ) from None
+    return value

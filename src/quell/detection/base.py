@@ -13,18 +13,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from quell.errors import InvalidInput
+from quell.incidents import lifecycle
 
-ARCHETYPES: frozenset[str] = frozenset(
-    {
-        "prompt_injection",
-        "data_exfiltration",
-        "model_manipulation",
-        "misinformation_cascade",
-        "toxicity_abuse",
-        "agentic_misalignment",
-        "unclassified",
-    }
-)
+ARCHETYPES: frozenset[str] = frozenset(lifecycle.ARCHETYPES)
 
 # Longest text a detector looks at; the rest is ignored and the finding says so.
 MAX_SCAN_CHARS = 100_000

@@ -6,12 +6,11 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
 from quell.inventory.schemas import Name, Strict
-from quell.timeutil import as_utc
+from quell.timeutil import as_utc, check_time_zone
 
 AUDIENCES = ("internal", "executive", "customer", "regulator")
 Audience = Literal["internal", "executive", "customer", "regulator"]
@@ -20,16 +19,6 @@ ALL_DAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun"
 WEEKDAYS: tuple[str, ...] = ALL_DAYS
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-
-
-def _zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {value!r}; use an IANA name like Europe/Paris"
-        ) from None
-    return value
 
 
 def _clock(value: str) -> str:
@@ -174,7 +163,7 @@ class ScheduleIn(Strict):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        return _zone(value)
+        return check_time_zone(value)
 
 
 # ---------------------------------------------------------------- escalation policies

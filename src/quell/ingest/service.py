@@ -337,7 +337,7 @@ _ALERT_COLUMNS = (
     "resolved_at",
     "incident_id",
 )
-_SIGNAL_COLUMNS = (
+SIGNAL_COLUMNS = (
     "payload_id",
     "item_path",
     "source",
@@ -368,7 +368,7 @@ _SQL: dict[bool, dict[str, str]] = {
     pg: {
         "payloads": _insert_sql("payloads", _PAYLOAD_COLUMNS, "%s" if pg else "?", pg=pg),
         "alerts": _insert_sql("alerts", _ALERT_COLUMNS, "%s" if pg else "?", pg=pg),
-        "signals": _insert_sql("signals", _SIGNAL_COLUMNS, "%s" if pg else "?", pg=pg),
+        "signals": _insert_sql("signals", SIGNAL_COLUMNS, "%s" if pg else "?", pg=pg),
         # Repeats only raise the count: the status column (and with it the partial index of
         # open alerts) is left alone.
         "bump": "UPDATE alerts SET count = count + {m}, last_seen_at = {m} WHERE id = {m}".format(

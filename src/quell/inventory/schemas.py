@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from quell.compliance.regimes import regime_keys
+from quell.timeutil import check_time_zone
 
 SystemKind = Literal["generative", "agent", "predictive"]
 Criticality = Literal["low", "medium", "high", "critical"]
@@ -26,15 +27,7 @@ class MemberIn(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name like Europe/Paris"
-            ) from None
-        return value
+        return check_time_zone(value)
 
 
 class TeamIn(Strict):
