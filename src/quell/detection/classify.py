@@ -17,17 +17,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from quell.incidents import lifecycle
 from quell.ingest.signal import Signal
 
 UNCLASSIFIED = "unclassified"
-ARCHETYPES = (
-    "prompt_injection",
-    "data_exfiltration",
-    "model_manipulation",
-    "misinformation_cascade",
-    "toxicity_abuse",
-    "agentic_misalignment",
-)
+ARCHETYPES = tuple(a for a in lifecycle.ARCHETYPES if a != UNCLASSIFIED)
 DEFAULT_THRESHOLD = 0.6
 
 # Weight of an explicit hint: a detector that says "prompt_injection" is nearly, not fully, sure.

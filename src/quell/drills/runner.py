@@ -28,11 +28,10 @@ from quell.incidents.timeline import append_event, events
 from quell.ingest.models import Alert
 from quell.ingest.service import correlator_for, receive_native
 from quell.inventory.models import AISystem
+from quell.inventory.schemas import SystemKind
 from quell.store.db import session_scope
 from quell.timeutil import utcnow
 from quell.validation import describe
-
-SYSTEM_KINDS = ("generative", "agent", "predictive")
 
 
 class _Model(BaseModel):
@@ -57,7 +56,7 @@ class Expect(_Model):
 
 class Scenario(_Model):
     title: str
-    target: str  # generative | agent | predictive
+    target: SystemKind
     expect: Expect = Field(default_factory=Expect)
     steps: list[Step] = Field(min_length=1)
     name: str = ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal, get_args
 
 from quell.errors import Conflict, InvalidInput
 
@@ -29,7 +29,7 @@ STATUS_TIMESTAMP: Final = {
 
 SEVERITIES: Final = ("SEV-1", "SEV-2", "SEV-3", "SEV-4")
 
-ARCHETYPES: Final = (
+Archetype = Literal[
     "prompt_injection",
     "data_exfiltration",
     "model_manipulation",
@@ -37,7 +37,8 @@ ARCHETYPES: Final = (
     "toxicity_abuse",
     "agentic_misalignment",
     "unclassified",
-)
+]
+ARCHETYPES: Final[tuple[str, ...]] = get_args(Archetype)
 
 ROLES: Final = (
     "incident_commander",

@@ -7,12 +7,12 @@ Which systems an action type fits and what the inventory must know first; the ro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, get_args
 
 from pydantic import BaseModel, Field
 
 from quell.inventory.models import AISystem
-from quell.inventory.schemas import Strict
+from quell.inventory.schemas import Strict, SystemKind
 from quell.remediation.action_models import ACTION_TYPES
 
 
@@ -54,7 +54,7 @@ class ActionKind:
     needs: str | None = None  # an AISystem field that must be set, e.g. safe_fallback
 
 
-ALL_KINDS: Final = frozenset({"generative", "agent", "predictive"})
+ALL_KINDS: Final = frozenset(get_args(SystemKind))
 ACTION_KINDS: Final[dict[str, ActionKind]] = {
     k.name: k
     for k in (

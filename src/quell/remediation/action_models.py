@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -55,15 +55,17 @@ class ContainmentAction(Base):
 
 # The containment action types quell knows, in the playbook's words. Which system kinds each
 # applies to and which parameters it takes live in quell.remediation.action_kinds.
-ACTION_TYPES = (
+# Containment proper (what a playbook step may propose); restoring an agent undoes one.
+ContainmentType = Literal[
     "revoke_agent",
-    "restore_agent",
     "route_fallback",
     "rollback_model",
     "pause_decisions",
     "tighten_filters",
     "rate_limit",
-)
+]
+ActionType = Literal[ContainmentType, "restore_agent"]
+ACTION_TYPES: tuple[str, ...] = get_args(ActionType)
 ACTION_STATUSES = (
     "proposed",
     "approved",

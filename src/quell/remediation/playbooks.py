@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,19 +21,13 @@ from sqlalchemy.orm import Session
 
 from quell.config import register_section
 from quell.errors import InvalidInput, NotFound
+from quell.incidents.lifecycle import Archetype
 from quell.incidents.models import Incident, TimelineEvent
 from quell.incidents.timeline import append_event
+from quell.inventory.schemas import SystemKind
+from quell.remediation.action_models import ContainmentType
 from quell.timeutil import iso
 
-ACTION_TYPES = (
-    "revoke_agent",
-    "route_fallback",
-    "rollback_model",
-    "pause_decisions",
-    "tighten_filters",
-    "rate_limit",
-)
-SYSTEM_KINDS = ("generative", "agent", "predictive")
 SETTING_KEY = "playbooks"
 
 
@@ -62,17 +56,7 @@ class StepIn(BaseModel):
 
     id: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     text: Annotated[str, Field(min_length=1, max_length=2000)]
-    action: (
-        Literal[
-            "revoke_agent",
-            "route_fallback",
-            "rollback_model",
-            "pause_decisions",
-            "tighten_filters",
-            "rate_limit",
-        ]
-        | None
-    ) = None
+    action: ContainmentType | None = None
     gate: Annotated[str, Field(min_length=1, max_length=80)] | None = None
     when: bool | None = None
     symptoms: list[str] = Field(default_factory=list)
@@ -83,21 +67,8 @@ class PlaybooksSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    systems: dict[Literal["generative", "agent", "predictive"], list[StepIn]] = Field(
-        default_factory=dict
-    )
-    archetypes: dict[
-        Literal[
-            "prompt_injection",
-            "data_exfiltration",
-            "model_manipulation",
-            "misinformation_cascade",
-            "toxicity_abuse",
-            "agentic_misalignment",
-            "unclassified",
-        ],
-        list[StepIn],
-    ] = Field(default_factory=dict)
+    systems: dict[SystemKind, list[StepIn]] = Field(default_factory=dict)
+    archetypes: dict[Archetype, list[StepIn]] = Field(default_factory=dict)
     symptoms: dict[str, list[StepIn]] = Field(default_factory=dict)
 
 
