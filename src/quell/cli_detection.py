@@ -85,9 +85,12 @@ def _send(url: str, token: str | None, signals: list[dict[str, Any]]) -> int:
     try:
         with httpx.Client(timeout=30.0) as client:
             for start in range(0, len(signals), SEND_BATCH):
-                batch = signals[start:start + SEND_BATCH]
-                resp = client.post(endpoint, content=orjson.dumps({"signals": batch}),
-                                   headers={**headers, "Content-Type": "application/json"})
+                batch = signals[start : start + SEND_BATCH]
+                resp = client.post(
+                    endpoint,
+                    content=orjson.dumps({"signals": batch}),
+                    headers={**headers, "Content-Type": "application/json"},
+                )
                 if resp.status_code >= 400:
                     raise DetectionCliError(
                         f"{endpoint} answered {resp.status_code}: {resp.text[:200]!r}"
@@ -122,8 +125,14 @@ def scan_command(file: Path, names: str | None, field: str, system: str | None, 
     malformed: list[dict[str, Any]] = []
     scanned = flagged = truncated = 0
     counts: Counter[tuple[str, str]] = Counter()
-    with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), console=err,
-                  transient=True, disable=as_json or not err.is_terminal) as progress:
+    with Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=as_json or not err.is_terminal,
+    ) as progress:
         task = progress.add_task("scan", total=total)
         for line, text, problem in _iter_texts(file, field):
             progress.update(task, completed=line)

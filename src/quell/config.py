@@ -34,6 +34,7 @@ class QuellConfig(Strict):
 # The apply function takes (session, validated section) and returns {name: outcome}.
 EXTRA_SECTIONS: dict[str, tuple[type[Any], Any]] = {}
 
+
 def register_section(key: str, model: type[Any], apply: Any) -> None:
     """Declare a top-level quell.yaml section of another phase."""
     EXTRA_SECTIONS[key] = (model, apply)

@@ -77,7 +77,6 @@ def upgrade() -> None:
         sa.Column("last_seen_at", quell.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("acknowledged_at", quell.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", quell.store.base.UTCDateTime(timezone=True), nullable=True),
-
         sa.Column("incident_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["incident_id"],
