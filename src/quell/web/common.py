@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -138,6 +138,14 @@ def form_guard(request: Request, web: WebSession, csrf: str, role: str = "respon
     check_csrf(web, csrf)
     if not web.can(role):
         raise Forbidden(f"this needs the {role} role; {web.name} is a {web.role}")
+
+
+def responder_form(
+    request: Request, csrf: str = Form(default=""), web: WebSession = Depends(signed_in)
+) -> WebSession:
+    """The signed-in responder behind a state-changing form, checked by `form_guard`."""
+    form_guard(request, web, csrf)
+    return web
 
 
 def render(

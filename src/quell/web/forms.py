@@ -20,7 +20,16 @@ from quell.errors import InvalidInput, QuellError, Unauthorized
 from quell.incidents import service
 from quell.timeutil import parse_time
 from quell.web.auth import SESSION_TTL, WebSession, check_origin, end_session, start_session
-from quell.web.common import WebRoute, act, act_then, form_guard, redirect, render, signed_in
+from quell.web.common import (
+    WebRoute,
+    act,
+    act_then,
+    form_guard,
+    redirect,
+    render,
+    responder_form,
+    signed_in,
+)
 from quell.web.pages import safe_next
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -121,15 +130,12 @@ async def declare_incident(
 
 @router.post("/incidents/{incident_id}/transition")
 def transition(
-    request: Request,
     incident_id: int,
     to: str = Form(default=""),
     reason: str = Form(default=""),
-    csrf: str = Form(default=""),
     session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
+    web: WebSession = Depends(responder_form),
 ) -> Response:
-    form_guard(request, web, csrf)
     return act(
         session,
         f"/incidents/{incident_id}#status",
@@ -140,15 +146,12 @@ def transition(
 
 @router.post("/incidents/{incident_id}/roles")
 def assign_role(
-    request: Request,
     incident_id: int,
     role: str = Form(default=""),
     person: str = Form(default=""),
-    csrf: str = Form(default=""),
     session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
+    web: WebSession = Depends(responder_form),
 ) -> Response:
-    form_guard(request, web, csrf)
     return act(
         session,
         f"/incidents/{incident_id}#roles",
@@ -159,14 +162,11 @@ def assign_role(
 
 @router.post("/incidents/{incident_id}/notes")
 def add_note(
-    request: Request,
     incident_id: int,
     text: str = Form(default=""),
-    csrf: str = Form(default=""),
     session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
+    web: WebSession = Depends(responder_form),
 ) -> Response:
-    form_guard(request, web, csrf)
     return act(
         session,
         f"/incidents/{incident_id}#timeline",

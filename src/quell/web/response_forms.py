@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Response
 from sqlalchemy.orm import Session
 
 from quell.api.deps import get_session
@@ -15,7 +15,7 @@ from quell.errors import InvalidInput
 from quell.incidents import service
 from quell.timeutil import parse_time
 from quell.web.auth import WebSession
-from quell.web.common import WebRoute, act, act_then, form_guard, redirect, signed_in
+from quell.web.common import WebRoute, act, act_then, redirect, responder_form
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -31,16 +31,13 @@ def _remediation() -> Any:
 
 @router.post("/incidents/{incident_id}/kill-switch")
 def kill_switch(
-    request: Request,
     incident_id: int,
     confirm: str = Form(default=""),
     reason: str = Form(default=""),
-    csrf: str = Form(default=""),
     session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
+    web: WebSession = Depends(responder_form),
 ) -> Response:
     """Revoke the incident's agents: at once where the presser may approve alone, else proposed."""
-    form_guard(request, web, csrf)
     back = f"/incidents/{incident_id}#actions"
     if confirm != "yes":
         return redirect(
@@ -61,17 +58,14 @@ def kill_switch(
 
 @router.post("/incidents/{incident_id}/actions")
 def propose_action(
-    request: Request,
     incident_id: int,
     choice: str = Form(default=""),
     reason: str = Form(default=""),
     params: str = Form(default=""),
-    csrf: str = Form(default=""),
     session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
+    web: WebSession = Depends(responder_form),
 ) -> Response:
     """Propose one containment action; `choice` is 'type@system' from the page's list."""
-    form_guard(request, web, csrf)
     action_type, _, system = choice.partition("@")
 
     def propose() -> None:
@@ -105,17 +99,14 @@ def propose_action(
 
 @router.post("/incidents/{incident_id}/actions/{action_id}/{decision}")
 def decide_action(
-    request: Request,
     incident_id: int,
     action_id: int,
     decision: str,
     reason: str = Form(default=""),
-    csrf: str = Form(default=""),
     session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
+    web: WebSession = Depends(responder_form),
 ) -> Response:
     """Approve (and so carry out), reject or cancel a proposed action."""
-    form_guard(request, web, csrf)
     remediation = _remediation()
     back = f"/incidents/{incident_id}#actions"
     if decision not in ("approve", "reject", "cancel"):
@@ -145,17 +136,14 @@ def decide_action(
 
 @router.post("/incidents/{incident_id}/gates/{key}")
 def answer_gate(
-    request: Request,
     incident_id: int,
     key: str,
     answer: str = Form(default=""),
     note: str = Form(default=""),
-    csrf: str = Form(default=""),
     session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
+    web: WebSession = Depends(responder_form),
 ) -> Response:
     """Answer a decision gate yes or no; the answer may propose actions or start clocks."""
-    form_guard(request, web, csrf)
     from quell.remediation import gates
 
     def record() -> dict[str, Any]:
@@ -174,16 +162,13 @@ def answer_gate(
 
 @router.post("/incidents/{incident_id}/checklist/{step_id}")
 def mark_step(
-    request: Request,
     incident_id: int,
     step_id: str,
     done: str = Form(default="yes"),
-    csrf: str = Form(default=""),
     session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
+    web: WebSession = Depends(responder_form),
 ) -> Response:
     """Tick or untick a playbook step."""
-    form_guard(request, web, csrf)
     from quell.remediation import playbooks
 
     ticked = done == "yes"
@@ -203,7 +188,6 @@ def mark_step(
 
 @router.post("/incidents/{incident_id}/clocks/{regime}/{stage}")
 def update_clock(
-    request: Request,
     incident_id: int,
     regime: str,
     stage: str,
@@ -211,12 +195,10 @@ def update_clock(
     at: str = Form(default=""),
     reason: str = Form(default=""),
     reference: str = Form(default=""),
-    csrf: str = Form(default=""),
     session: Session = Depends(get_session),
-    web: WebSession = Depends(signed_in),
+    web: WebSession = Depends(responder_form),
 ) -> Response:
     """Move a clock's anchor (`what=anchor`) or record that the notification was filed (`met`)."""
-    form_guard(request, web, csrf)
     from quell.compliance import clocks
 
     def change() -> None:
