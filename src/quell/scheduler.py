@@ -198,6 +198,18 @@ def cancel(session: Session, key: str) -> bool:
     return True
 
 
+def finish(session: Session, job_id: int) -> bool:
+    """Mark a pending job done without a worker running it: its owner did the work itself
+    (e.g. intake's writer right after its answer). False when it was not pending (a worker
+    claimed it, or it finished already), in which case nothing changes."""
+    job = session.get(ScheduledJob, job_id, with_for_update=True)
+    if job is None or job.status != "pending":
+        return False
+    job.status, job.finished_at, job.pending_key, job.last_error = "done", utcnow(), None, None
+    session.flush()
+    return True
+
+
 def pending(
     session: Session, *, key: str | None = None, incident_id: int | None = None
 ) -> list[ScheduledJob]:

@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
-from sqlalchemy import Engine, event, or_, select, update
+from sqlalchemy import Engine, event, or_, select
 from sqlalchemy.orm import Session
 
 from quell.detection.classify import EvidenceScores
@@ -49,6 +49,16 @@ from quell.timeutil import as_utc, utcnow
 ACTOR = "quell-correlation"
 MAX_LISTED = 50  # alerts named in one signal.attached event; the rest are counted
 RELOAD_EVERY_S = 5.0  # how often a running correlator checks for new rules and inventory
+# Opening a held candidate links the alerts it gathered in earlier batches to the new incident.
+# Up to this many are linked in the opening transaction; beyond it (an alert storm held for
+# group_wait), a caller that asks for it (intake's writer) gets a durable job instead, run right
+# after its answer in short chunks (see HeldLinks).
+LINK_INLINE_MAX: Final = 200
+LINK_CHUNK: Final = 500  # alerts linked per transaction after the answer (~2 ms on SQLite)
+LINK_JOB: Final = "correlation.link_held"
+# The scheduler runs a link job only if its owner did not get to it (the process died first).
+LINK_GRACE: Final = timedelta(seconds=10)
+DEFERRED_LINKS: Final = "quell_deferred_links"  # session.info: HeldLinks made in the transaction
 ARCHETYPE_TITLES = {
     "prompt_injection": "Prompt injection",
     "data_exfiltration": "Data exfiltration",
@@ -156,6 +166,7 @@ class Correlator:
         index = CorrelationIndex(rules, graph, infos)
         index.configure(rules, graph, self._breach_check(index))
         since = now - timedelta(seconds=rules.link_within)
+        finish_deferred_links(session)
         rows = session.execute(
             select(Incident, CorrelationGroup)
             .join(CorrelationGroup, CorrelationGroup.incident_id == Incident.id)
@@ -174,8 +185,22 @@ class Correlator:
 
     # -- the two entry points
 
-    def handle(self, session: Session, items: list[Incoming]) -> list[Outcome]:
-        """Correlate a batch of stored signals inside the caller's transaction."""
+    def handle(
+        self,
+        session: Session,
+        items: list[Incoming],
+        *,
+        held_outcomes: bool = True,
+        defer_links: bool = False,
+    ) -> list[Outcome]:
+        """Correlate a batch of stored signals inside the caller's transaction.
+
+        One outcome per item, then (`held_outcomes`) one per alert of an earlier batch that a
+        held candidate opening now took into its incident. With `defer_links`, a candidate
+        that gathered more than LINK_INLINE_MAX such alerts links them after the commit
+        (a durable job, listed in ``session.info[DEFERRED_LINKS]`` for the caller to run);
+        the incident, its timeline and this batch's alerts are written here either way.
+        """
         if not items:
             return []
         with self._lock:
@@ -187,29 +212,45 @@ class Correlator:
             for item in items:
                 decisions.append((item, index.route(item.signal, item.alert_id, item.new_alert)))
             batch_alerts = {i.alert_id for i in items}
-            opened = self._open_due(session, index, now, skip_alerts=batch_alerts)
+            opened = self._open_due(
+                session,
+                index,
+                now,
+                skip_alerts=batch_alerts,
+                extra=held_outcomes,
+                defer=defer_links,
+            )
             self._write_touched(session, index, {id(d.group) for _, d in decisions if d.group})
             outcomes = [_outcome(item, decision, opened) for item, decision in decisions]
             return outcomes + [o for o in opened.extra if o.alert_id not in batch_alerts]
 
-    def flush_due(self, session: Session, now: datetime | None = None) -> list[Outcome]:
+    def flush_due(
+        self, session: Session, now: datetime | None = None, *, defer_links: bool = False
+    ) -> list[Outcome]:
         """Open held candidates whose group_wait has passed; call every second or so."""
         now = now or utcnow()
         with self._lock:
             self._watch(session)
             index = self._ensure(session, now)
             self._refresh_statuses(session, index, now)
-            opened = self._open_due(session, index, now, skip_alerts=set())
+            opened = self._open_due(session, index, now, skip_alerts=set(), defer=defer_links)
             return opened.extra
 
     def flush_due_now(self) -> list[Outcome]:
-        """flush_due in its own transaction, serialised with intake's writers."""
+        """flush_due in its own transaction, serialised with intake's writers; links of a large
+        candidate are handed to intake's writer, which runs them between its transactions."""
         from quell.ingest.service import write_lock
         from quell.store.db import session_scope
 
         assert self.engine is not None
         with write_lock(self.engine), session_scope(self.engine) as session:
-            return self.flush_due(session)
+            outcomes = self.flush_due(session, defer_links=True)
+            deferred: list[HeldLinks] = session.info.pop(DEFERRED_LINKS, [])
+        if deferred:
+            from quell.ingest.committer import Committer
+
+            Committer.for_engine(self.engine).defer(deferred)
+        return outcomes
 
     # -- store writes
 
@@ -232,18 +273,29 @@ class Correlator:
                 group.closed = True
 
     def _open_due(
-        self, session: Session, index: CorrelationIndex, now: datetime, *, skip_alerts: set[int]
+        self,
+        session: Session,
+        index: CorrelationIndex,
+        now: datetime,
+        *,
+        skip_alerts: set[int],
+        extra: bool = True,
+        defer: bool = False,
     ) -> _Opened:
         opened = _Opened()
         for group, reason in index.due(now):
             incident = self._create(session, index, group, reason)
             opened.groups[id(group)] = incident.id
             members = sorted(group.alert_ids)
-            opened.extra.extend(
-                Outcome(a, incident.id, "created", f"opened with its candidate: {reason}")
-                for a in members
-            )
-            _link_alerts(session, [a for a in members if a not in skip_alerts], incident.id)
+            if extra:
+                why = f"opened with its candidate: {reason}"
+                opened.extra.extend(Outcome(a, incident.id, "created", why) for a in members)
+            earlier = [a for a in members if a not in skip_alerts]
+            if defer and len(earlier) > LINK_INLINE_MAX:
+                links = defer_held_links(session, incident.id, earlier)
+                session.info.setdefault(DEFERRED_LINKS, []).append(links)
+            else:
+                link_held(session, incident.id, id_runs(earlier))
         return opened
 
     def _create(
@@ -340,7 +392,8 @@ class Correlator:
         group.dirty = False
         if not members:
             return
-        reasons = {m.reason for m in members}
+        first_reason = members[0].reason
+        one_reason = all(m.reason == first_reason for m in members)
         append_event(
             session,
             incident,
@@ -354,8 +407,7 @@ class Correlator:
                 ],
                 "signal_count": group.signal_count,
             },
-            reason=reason
-            or (members[0].reason if len(reasons) == 1 else f"{len(members)} alerts joined"),
+            reason=reason or (first_reason if one_reason else f"{len(members)} alerts joined"),
         )
 
     def _reclassify(self, session: Session, incident: Incident, group: Group) -> None:
@@ -456,16 +508,134 @@ def _inventory(session: Session) -> tuple[DependencyGraph, dict[str, SystemInfo]
     return DependencyGraph(upstream), infos
 
 
-def _link_alerts(session: Session, alert_ids: Sequence[int], incident_id: int) -> None:
-    """Record the incident on alerts opened outside the batch intake is writing."""
-    if not alert_ids:
-        return
-    from quell.ingest.models import Alert
+# --- linking a held candidate's earlier alerts ---------------------------------------------
 
-    session.execute(
-        update(Alert).where(Alert.id.in_(list(alert_ids))).values(incident_id=incident_id),
-        execution_options={"synchronize_session": False},
+
+def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted ids as runs of consecutive ids, (first, last): a storm's alerts, created in
+    batches, make a few long runs, so one range statement each links them."""
+    runs: list[tuple[int, int]] = []
+    if not ids:
+        return runs
+    first = last = ids[0]
+    for i in ids[1:]:
+        if i != last + 1:
+            runs.append((first, last))
+            first = i
+        last = i
+    runs.append((first, last))
+    return runs
+
+
+_LINK_SQL = (
+    "UPDATE alerts SET incident_id = {m} WHERE id BETWEEN {m} AND {m} AND incident_id IS NULL"
+)
+
+
+def link_held(session: Session, incident_id: int, runs: Sequence[Sequence[int]]) -> None:
+    """Record the incident on the alerts with ids in `runs` that have none yet.
+
+    Set-based (one range statement per run, on the driver's cursor) and idempotent: an alert
+    linked already, by intake or an earlier run, is left alone.
+    """
+    if not runs:
+        return
+    connection = session.connection()
+    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    sql = _LINK_SQL.format(m=mark)
+    params = [(incident_id, int(first), int(last)) for first, last in runs]
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if len(params) == 1:
+            cursor.execute(sql, params[0])
+        else:
+            cursor.executemany(sql, params)
+    finally:
+        cursor.close()
+
+
+@dataclass(slots=True)
+class HeldLinks:
+    """Earlier alerts of a candidate that opened, linked to its incident after the answer.
+
+    The job row (kind LINK_JOB) is written in the opening transaction, so the work survives a
+    crash: the next index rebuild (see `finish_deferred_links`) or the scheduler does it. The
+    owner runs it in chunks of LINK_CHUNK alerts, each its own short transaction, and marks the
+    job done with the last one.
+    """
+
+    job_id: int
+    incident_id: int
+    runs: list[tuple[int, int]]
+    done: int = 0  # runs linked so far, as an index into `runs` (a long run is cut in parts)
+
+    def step(self, session: Session, budget: int = LINK_CHUNK) -> bool:
+        """Link the next `budget` alerts; True when that was the last of them, or when the job
+        is no longer pending (an index rebuild or the scheduler did it meanwhile)."""
+        from quell import scheduler
+
+        job = session.get(scheduler.ScheduledJob, self.job_id)
+        if job is None or job.status != "pending":
+            return True
+        chunk: list[tuple[int, int]] = []
+        while self.done < len(self.runs) and budget > 0:
+            first, last = self.runs[self.done]
+            if last - first + 1 > budget:
+                chunk.append((first, first + budget - 1))
+                self.runs[self.done] = (first + budget, last)
+                budget = 0
+            else:
+                chunk.append((first, last))
+                budget -= last - first + 1
+                self.done += 1
+        link_held(session, self.incident_id, chunk)
+        if self.done < len(self.runs):
+            return False
+        scheduler.finish(session, self.job_id)
+        return True
+
+
+def defer_held_links(session: Session, incident_id: int, alert_ids: Sequence[int]) -> HeldLinks:
+    """Store the job that links `alert_ids` to the incident, in the caller's transaction."""
+    from quell import scheduler
+
+    runs = id_runs(alert_ids)
+    job_id = scheduler.schedule(
+        session,
+        LINK_JOB,
+        utcnow() + LINK_GRACE,
+        {"incident_id": incident_id, "runs": [list(r) for r in runs], "alerts": len(alert_ids)},
     )
+    return HeldLinks(job_id, incident_id, runs)
+
+
+def _link_job(session: Session, payload: dict[str, Any]) -> None:
+    """The scheduler's way to run a link job its owner did not finish (idempotent)."""
+    link_held(session, int(payload["incident_id"]), payload.get("runs", []))
+
+
+def finish_deferred_links(session: Session) -> int:
+    """Do every link job still pending, in the caller's transaction; returns how many.
+
+    Run before the index is rebuilt: an alert waiting for its link has no incident in the store
+    yet, and would otherwise be taken for a held candidate and open a second incident.
+    """
+    from quell.scheduler import ScheduledJob
+
+    jobs = list(
+        session.scalars(
+            select(ScheduledJob).where(
+                ScheduledJob.kind == LINK_JOB, ScheduledJob.status.in_(("pending", "running"))
+            )
+        )
+    )
+    for job in jobs:
+        _link_job(session, dict(job.payload))
+        job.status, job.finished_at, job.pending_key = "done", utcnow(), None
+        job.claimed_by, job.lease_until = None, None
+    if jobs:
+        session.flush()
+    return len(jobs)
 
 
 def _link(session: Session, incident: Incident, previous_id: int, reason: str) -> None:
@@ -635,6 +805,7 @@ def _register_periodic() -> None:
     from quell import scheduler
 
     scheduler.register_periodic("correlation.flush_due", flush_due, every_s=1.0)
+    scheduler.register(LINK_JOB, _link_job)
 
 
 _register_periodic()

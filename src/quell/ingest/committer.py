@@ -10,12 +10,18 @@ server commits a lone request at once, a busy one commits whatever queued meanwh
 A failing transaction must not sink the others' signals, so when a group fails each of its
 requests is stored again in a transaction of its own and gets its own answer (a 5xx for the
 one that really fails). A request whose client went away before its turn is dropped unwritten.
+
+Work that need not hold up an answer runs after it, between transactions: when a held
+candidate opens with thousands of alerts from earlier batches, the opening transaction writes
+the incident, this batch's links and a durable job for the rest, and the writer links the rest
+in short chunks while no request is waiting (`quell.detection.pipeline.HeldLinks`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections import deque
 from concurrent.futures import Future
@@ -24,6 +30,7 @@ from typing import ClassVar, Final
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from quell.detection.pipeline import DEFERRED_LINKS, HeldLinks
 from quell.ingest.service import (
     Envelope,
     IngestResult,
@@ -37,6 +44,8 @@ from quell.store.db import session_scope
 # A group closes at this many signals or requests, so one transaction stays short.
 MAX_GROUP_SIGNALS: Final = 5000
 MAX_GROUP_REQUESTS: Final = 1000
+
+log = logging.getLogger("quell.ingest")
 
 
 class _Waiter:
@@ -90,6 +99,8 @@ class Committer:
         # the writer maps again any request that used names the inventory no longer has.
         self.known: frozenset[str] | None = None
         self.transactions = 0  # committed group transactions, for tests and the benchmark
+        # Link jobs to run after the answers (appended by this thread or by flush_due_now).
+        self._deferred: deque[HeldLinks] = deque()
         self._thread = threading.Thread(target=self._run, name="quell-intake-writer", daemon=True)
         self._thread.start()
 
@@ -120,10 +131,24 @@ class Committer:
         if self._idle:
             self._wake.set()
 
+    def defer(self, links: list[HeldLinks]) -> None:
+        """Have the writer run these link jobs (already stored) between its transactions."""
+        self._deferred.extend(links)
+        if self._idle:
+            self._wake.set()
+
+    @property
+    def deferred(self) -> int:
+        """Link jobs not yet finished by this writer, for tests and the benchmark."""
+        return len(self._deferred)
+
     # -- the writer thread
 
     def _run(self) -> None:
         while True:
+            if self._deferred and not self._pending:
+                self._link_step()  # requests first: one chunk, then look at the queue again
+                continue
             group = self._next_group()
             try:
                 self._commit_group(group)
@@ -132,12 +157,31 @@ class Committer:
                     if waiter.result is None and waiter.error is None:
                         waiter.error = exc
             self._deliver([waiter for _envelope, waiter in group])
+            if group and self._deferred:
+                # Under a steady stream the queue is never empty: one chunk per transaction
+                # still gets the links done, delaying the next group by one chunk at most.
+                self._link_step()
+
+    def _link_step(self) -> None:
+        """One chunk of the oldest link job, in its own transaction."""
+        links = self._deferred[0]
+        try:
+            with write_lock(self.engine), session_scope(self.engine) as session:
+                finished = links.step(session)
+        except Exception:
+            # Stored, so not lost: the scheduler runs the job once its grace time is over.
+            log.exception("intake: linking the alerts of incident %s failed", links.incident_id)
+            finished = True
+        if finished:
+            self._deferred.popleft()
 
     def _next_group(self) -> list[tuple[Envelope, _Waiter]]:
         while not self._pending:
+            if self._deferred:
+                return []
             # Idle before looking again, so a request queued meanwhile always wakes us.
             self._idle = True
-            if not self._pending:
+            if not self._pending and not self._deferred:
                 self._wake.wait()
             self._wake.clear()
             self._idle = False
@@ -207,8 +251,10 @@ class Committer:
                     # The inventory changed since the request read it: map its systems again.
                     envelope.items = envelope.reparse(known)
                     envelope.known = known
-            results = store_each(session, envelopes, correlator_for(self.engine))
+            results = store_each(session, envelopes, correlator_for(self.engine), defer_links=True)
+            deferred: list[HeldLinks] = session.info.pop(DEFERRED_LINKS, [])
         self.transactions += 1
+        self._deferred.extend(deferred)  # run once the answers are out (see _run)
         return results
 
 

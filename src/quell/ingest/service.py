@@ -170,6 +170,7 @@ def store_each(
     correlator: Correlator,
     *,
     extra_to_all: bool = False,
+    defer_links: bool = False,
 ) -> list[IngestResult]:
     """Store `envelopes` in the caller's transaction; one result per envelope, in order.
 
@@ -177,6 +178,9 @@ def store_each(
     cut out of the whole: its own signals, alerts and the incidents its alerts joined or
     opened. Correlation may also open candidates held from earlier signals; those outcomes go
     to every envelope when `extra_to_all` (one caller, one answer), else to none.
+    With `defer_links` (intake's writer), a held candidate that opens with many alerts from
+    earlier batches leaves their links to a durable job run after the commit (see
+    `quell.detection.pipeline.HeldLinks`); this batch's alerts are always linked here.
     """
     results = [IngestResult() for _ in envelopes]
     if not envelopes:
@@ -251,7 +255,11 @@ def store_each(
         )
         if aid is not None
     ]
-    outcomes = correlator.handle(session, incoming) if incoming else []
+    outcomes = (
+        correlator.handle(session, incoming, held_outcomes=extra_to_all, defer_links=defer_links)
+        if incoming
+        else []
+    )
     db.link_incidents(outcomes, open_alerts, touched_by)
     for outcome in outcomes:
         owners = touched_by.get(outcome.alert_id)
