@@ -183,10 +183,14 @@ def main() -> None:
                         " FROM alerts WHERE status = 'firing'"
                     )
                 ).one()
+                state_bytes = conn.execute(
+                    text("SELECT max(length(CAST(state AS TEXT))) FROM correlation_groups")
+                ).scalar()
                 jobs = conn.execute(
                     text("SELECT status, count(*) FROM scheduled_jobs GROUP BY status")
                 ).all()
             print(f"firing alerts linked {linked}, unlinked {unlinked}; jobs {dict(jobs)}")
+            print(f"largest correlation state rewritten per transaction: {state_bytes} bytes")
             if step_ms:
                 print(
                     "link chunks after the answer (ms, statements only):",

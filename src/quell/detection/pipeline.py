@@ -286,11 +286,12 @@ class Correlator:
         for group, reason in index.due(now):
             incident = self._create(session, index, group, reason)
             opened.groups[id(group)] = incident.id
-            members = sorted(group.alert_ids)
             if extra:
                 why = f"opened with its candidate: {reason}"
-                opened.extra.extend(Outcome(a, incident.id, "created", why) for a in members)
-            earlier = [a for a in members if a not in skip_alerts]
+                opened.extra.extend(
+                    Outcome(a, incident.id, "created", why) for a in sorted(group.alert_ids)
+                )
+            earlier = sorted(group.alert_ids - skip_alerts)
             if defer and len(earlier) > LINK_INLINE_MAX:
                 links = defer_held_links(session, incident.id, earlier)
                 session.info.setdefault(DEFERRED_LINKS, []).append(links)
