@@ -59,7 +59,11 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=200)
     parser.add_argument("--profile", action="store_true", help="cProfile the opening probes")
     parser.add_argument(
-        "--profile-after", action="store_true", help="cProfile probes 1-50 instead (after it)"
+        "--profile-after",
+        type=int,
+        default=0,
+        metavar="N",
+        help="cProfile probes N to N+49 instead of the opening ones",
     )
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument(
@@ -80,7 +84,7 @@ def main() -> None:
 
         plain_step = HeldLinks.step
 
-        def timed_step(self: HeldLinks, session: Any, budget: int | None = None) -> bool:
+        def timed_step(self: HeldLinks, session: Any, budget: int | None = None) -> Any:
             t = time.perf_counter()
             try:
                 return (
@@ -134,7 +138,9 @@ def main() -> None:
             cpus: list[float] = []
             opening: list[tuple[int, float, float]] = []
             seen: set[int] = set()
-            profiled = range(1, 51) if args.profile_after else range(5)
+            profiled = range(args.profile_after, args.profile_after + 50)
+            if not args.profile_after:
+                profiled = range(5)
             if args.profile_after:
                 profiler = cProfile.Profile()
             for i in range(args.probes):
@@ -164,6 +170,13 @@ def main() -> None:
             )
             late = cpus[20:]
             print(f"CPU mean of probes 20+: {sum(late) / max(len(late), 1):.2f} ms")
+            print(
+                "CPU mean per 25 probes:",
+                ", ".join(
+                    f"{sum(cpus[i : i + 25]) / len(cpus[i : i + 25]):.1f}"
+                    for i in range(0, len(cpus), 25)
+                ),
+            )
             print("opening probes (index, wall ms, CPU ms):")
             for i, wall, cpu in opening:
                 print(f"  {i:4d}  {wall:8.2f}  {cpu:8.2f}")

@@ -561,39 +561,46 @@ class HeldLinks:
 
     The job row (kind LINK_JOB) is written in the opening transaction, so the work survives a
     crash: the next index rebuild (see `finish_deferred_links`) or the scheduler does it. The
-    owner runs it in chunks of LINK_CHUNK alerts, each its own short transaction, and marks the
-    job done with the last one.
+    owner runs it in chunks of LINK_CHUNK alerts, each in a short transaction of its own, and
+    the last chunk marks the job done:
+
+        with session_scope(engine) as session:
+            rest = links.step(session)
+        links.runs = rest  # only once committed: a failed chunk is simply run again
     """
 
     job_id: int
     incident_id: int
-    runs: list[tuple[int, int]]
-    done: int = 0  # runs linked so far, as an index into `runs` (a long run is cut in parts)
+    runs: list[tuple[int, int]]  # the alerts still to link, as runs of consecutive ids
 
-    def step(self, session: Session, budget: int = LINK_CHUNK) -> bool:
-        """Link the next `budget` alerts; True when that was the last of them, or when the job
-        is no longer pending (an index rebuild or the scheduler did it meanwhile)."""
+    def step(self, session: Session, budget: int = LINK_CHUNK) -> list[tuple[int, int]]:
+        """Link the next `budget` alerts and return the runs left after them: [] when that
+        was the last chunk, or when the job is no longer pending (an index rebuild or the
+        scheduler did it meanwhile). Changes nothing in memory."""
         from quell import scheduler
 
         job = session.get(scheduler.ScheduledJob, self.job_id)
         if job is None or job.status != "pending":
-            return True
+            return []
         chunk: list[tuple[int, int]] = []
-        while self.done < len(self.runs) and budget > 0:
-            first, last = self.runs[self.done]
+        taken = 0  # whole runs in the chunk
+        cut: tuple[int, int] | None = None  # the tail of a run cut by the budget
+        while taken < len(self.runs) and budget > 0:
+            first, last = self.runs[taken]
             if last - first + 1 > budget:
                 chunk.append((first, first + budget - 1))
-                self.runs[self.done] = (first + budget, last)
-                budget = 0
-            else:
-                chunk.append((first, last))
-                budget -= last - first + 1
-                self.done += 1
+                cut = (first + budget, last)
+                break
+            chunk.append((first, last))
+            budget -= last - first + 1
+            taken += 1
+        rest = self.runs[taken + 1 :] if cut is not None else self.runs[taken:]
+        if cut is not None:
+            rest.insert(0, cut)
         link_held(session, self.incident_id, chunk)
-        if self.done < len(self.runs):
-            return False
-        scheduler.finish(session, self.job_id)
-        return True
+        if not rest:
+            scheduler.finish(session, self.job_id)
+        return rest
 
 
 def defer_held_links(session: Session, incident_id: int, alert_ids: Sequence[int]) -> HeldLinks:

@@ -11,10 +11,13 @@ A failing transaction must not sink the others' signals, so when a group fails e
 requests is stored again in a transaction of its own and gets its own answer (a 5xx for the
 one that really fails). A request whose client went away before its turn is dropped unwritten.
 
-Work that need not hold up an answer runs after it, between transactions: when a held
-candidate opens with thousands of alerts from earlier batches, the opening transaction writes
-the incident, this batch's links and a durable job for the rest, and the writer links the rest
-in short chunks while no request is waiting (`quell.detection.pipeline.HeldLinks`).
+Work that need not hold up an answer runs after it: when a held candidate opens with
+thousands of alerts from earlier batches, the opening transaction writes the incident, this
+batch's links and a durable job for the rest (`quell.detection.pipeline.HeldLinks`), and the
+rest is linked in short chunks once the answers are out. On SQLite (one writer) the writer
+does the chunks itself between its transactions, requests first; on PostgreSQL a second thread
+does them beside the writer, so no request waits for them (each chunk takes ~20 ms there,
+most of it the server updating rows and their indexes, and its own WAL flush).
 """
 
 from __future__ import annotations
@@ -99,8 +102,11 @@ class Committer:
         # the writer maps again any request that used names the inventory no longer has.
         self.known: frozenset[str] | None = None
         self.transactions = 0  # committed group transactions, for tests and the benchmark
-        # Link jobs to run after the answers (appended by this thread or by flush_due_now).
+        # Link jobs to run after the answers: made by the last transaction, then queued for
+        # this thread (SQLite) or the linker thread (PostgreSQL).
+        self._fresh: list[HeldLinks] = []
         self._deferred: deque[HeldLinks] = deque()
+        self._linker = _Linker(engine) if engine.dialect.name == "postgresql" else None
         self._thread = threading.Thread(target=self._run, name="quell-intake-writer", daemon=True)
         self._thread.start()
 
@@ -132,15 +138,19 @@ class Committer:
             self._wake.set()
 
     def defer(self, links: list[HeldLinks]) -> None:
-        """Have the writer run these link jobs (already stored) between its transactions."""
+        """Have these link jobs (already stored) run after the answers, as the writer's own."""
+        if self._linker is not None:
+            self._linker.add(links)
+            return
         self._deferred.extend(links)
         if self._idle:
             self._wake.set()
 
     @property
     def deferred(self) -> int:
-        """Link jobs not yet finished by this writer, for tests and the benchmark."""
-        return len(self._deferred)
+        """Link jobs not finished yet, for tests and the benchmark."""
+        waiting = len(self._fresh) + len(self._deferred)
+        return waiting + (self._linker.pending if self._linker is not None else 0)
 
     # -- the writer thread
 
@@ -157,6 +167,9 @@ class Committer:
                     if waiter.result is None and waiter.error is None:
                         waiter.error = exc
             self._deliver([waiter for _envelope, waiter in group])
+            if self._fresh:
+                fresh, self._fresh = self._fresh, []
+                self.defer(fresh)
             if group and self._deferred:
                 # Under a steady stream the queue is never empty: one chunk per transaction
                 # still gets the links done, delaying the next group by one chunk at most.
@@ -167,12 +180,13 @@ class Committer:
         links = self._deferred[0]
         try:
             with write_lock(self.engine), session_scope(self.engine) as session:
-                finished = links.step(session)
+                rest = links.step(session)
+            links.runs = rest
         except Exception:
             # Stored, so not lost: the scheduler runs the job once its grace time is over.
             log.exception("intake: linking the alerts of incident %s failed", links.incident_id)
-            finished = True
-        if finished:
+            links.runs = []
+        if not links.runs:
             self._deferred.popleft()
 
     def _next_group(self) -> list[tuple[Envelope, _Waiter]]:
@@ -254,8 +268,61 @@ class Committer:
             results = store_each(session, envelopes, correlator_for(self.engine), defer_links=True)
             deferred: list[HeldLinks] = session.info.pop(DEFERRED_LINKS, [])
         self.transactions += 1
-        self._deferred.extend(deferred)  # run once the answers are out (see _run)
+        self._fresh.extend(deferred)  # handed over once the answers are out (see _run)
         return results
+
+
+class _Linker:
+    """PostgreSQL: runs link jobs beside the writer, each chunk in its own transaction.
+
+    Concurrent writers are safe there: the chunks update only alerts that already belong to
+    the new incident in the correlation index (intake may bump one meanwhile and then waits
+    for that row's lock, at most one chunk). Both take row locks in id order; a deadlock or
+    serialization failure is retried, and a job that keeps failing is left to the scheduler.
+    """
+
+    ATTEMPTS: ClassVar[int] = 3
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._queue: deque[HeldLinks] = deque()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="quell-intake-linker", daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def add(self, links: list[HeldLinks]) -> None:
+        self._queue.extend(links)
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                links = self._queue[0]
+                while links.runs:
+                    self._step(links)
+                self._queue.popleft()
+
+    def _step(self, links: HeldLinks) -> None:
+        """One chunk, retried after a lost race; a job that keeps failing is given up here
+        (it stays pending in the store, so the scheduler runs it after its grace time)."""
+        for attempt in range(self.ATTEMPTS):
+            try:
+                with session_scope(self.engine) as session:
+                    rest = links.step(session)
+                links.runs = rest
+                return
+            except Exception as exc:
+                if _retryable(exc) and attempt + 1 < self.ATTEMPTS:
+                    continue
+                log.exception("intake: linking the alerts of incident %s failed", links.incident_id)
+                links.runs = []
+                return
 
 
 # PostgreSQL's deadlock and serialization failures: the other transaction won, try again.
