@@ -84,14 +84,10 @@ def main() -> None:
 
         plain_step = HeldLinks.step
 
-        def timed_step(self: HeldLinks, session: Any, budget: int | None = None) -> Any:
+        def timed_step(self: HeldLinks, *args: Any, **kwargs: Any) -> Any:
             t = time.perf_counter()
             try:
-                return (
-                    plain_step(self, session)
-                    if budget is None
-                    else plain_step(self, session, budget)
-                )
+                return plain_step(self, *args, **kwargs)
             finally:
                 step_ms.append((time.perf_counter() - t) * 1000)
 

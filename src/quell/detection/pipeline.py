@@ -55,6 +55,7 @@ RELOAD_EVERY_S = 5.0  # how often a running correlator checks for new rules and 
 # after its answer in short chunks (see HeldLinks).
 LINK_INLINE_MAX: Final = 200
 LINK_CHUNK: Final = 500  # alerts linked per transaction after the answer (~2 ms on SQLite)
+LINK_PIECE: Final = 50  # ... per statement batch when a waiting request may cut the chunk short
 LINK_JOB: Final = "correlation.link_held"
 # The scheduler runs a link job only if its owner did not get to it (the process died first).
 LINK_GRACE: Final = timedelta(seconds=10)
@@ -573,34 +574,53 @@ class HeldLinks:
     incident_id: int
     runs: list[tuple[int, int]]  # the alerts still to link, as runs of consecutive ids
 
-    def step(self, session: Session, budget: int = LINK_CHUNK) -> list[tuple[int, int]]:
-        """Link the next `budget` alerts and return the runs left after them: [] when that
-        was the last chunk, or when the job is no longer pending (an index rebuild or the
-        scheduler did it meanwhile). Changes nothing in memory."""
+    def step(
+        self,
+        session: Session,
+        budget: int = LINK_CHUNK,
+        *,
+        yield_to: Callable[[], bool] | None = None,
+    ) -> list[tuple[int, int]]:
+        """Link up to `budget` alerts and return the runs left after them: [] when that was
+        the last of them, or when the job is no longer pending (an index rebuild or the
+        scheduler did it meanwhile). Changes nothing in memory.
+
+        With `yield_to`, the alerts go in pieces of LINK_PIECE and the step stops early once
+        it returns True (a request is waiting), so that request waits for one piece at most.
+        """
         from quell import scheduler
 
         job = session.get(scheduler.ScheduledJob, self.job_id)
         if job is None or job.status != "pending":
             return []
-        chunk: list[tuple[int, int]] = []
-        taken = 0  # whole runs in the chunk
-        cut: tuple[int, int] | None = None  # the tail of a run cut by the budget
-        while taken < len(self.runs) and budget > 0:
-            first, last = self.runs[taken]
-            if last - first + 1 > budget:
-                chunk.append((first, first + budget - 1))
-                cut = (first + budget, last)
+        rest = self.runs
+        piece = LINK_PIECE if yield_to is not None else budget
+        while rest and budget > 0:
+            chunk, rest = _take(rest, min(piece, budget))
+            link_held(session, self.incident_id, chunk)
+            budget -= sum(last - first + 1 for first, last in chunk)
+            if yield_to is not None and yield_to():
                 break
-            chunk.append((first, last))
-            budget -= last - first + 1
-            taken += 1
-        rest = self.runs[taken + 1 :] if cut is not None else self.runs[taken:]
-        if cut is not None:
-            rest.insert(0, cut)
-        link_held(session, self.incident_id, chunk)
         if not rest:
             scheduler.finish(session, self.job_id)
         return rest
+
+
+def _take(
+    runs: list[tuple[int, int]], count: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The first `count` ids of `runs` (a long run is cut) and the runs left after them."""
+    chunk: list[tuple[int, int]] = []
+    taken = 0  # whole runs in the chunk
+    while taken < len(runs) and count > 0:
+        first, last = runs[taken]
+        if last - first + 1 > count:
+            chunk.append((first, first + count - 1))
+            return chunk, [(first + count, last), *runs[taken + 1 :]]
+        chunk.append((first, last))
+        count -= last - first + 1
+        taken += 1
+    return chunk, runs[taken:]
 
 
 def defer_held_links(session: Session, incident_id: int, alert_ids: Sequence[int]) -> HeldLinks:
