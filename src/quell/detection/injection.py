@@ -72,7 +72,8 @@ _REVEAL = (
     r"quote|read back|read out|what(?:'s| is| are| was| were| would| does| did)"
     r"(?!\s+(?:an?|any|good|typical|typically|usually|generally|the (?:purpose|point|role|"
     r"difference|best|use|meaning)|system prompts?\s+(?:and|vs|versus|in|for))\b)|"
-    r"zeige?|zeigen|gib|"
+    r"zeige?|zeigen|gib|verrat\w*|enth[üu]ll\w*|r[ée]v[èe]le(?:-moi)?|r[ée]v[ée]ler|"
+    r"revela(?:me)?|revele|rivelami|onthul|"
     r"nenne|montre|dis-moi|muestra|rivela|mostre|mostra|vertel)"
 )
 
@@ -843,6 +844,36 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+TRIGGERS.update(
+    {
+        "disable_your_filters_multilingual": (
+            "filt", "modera", "curit", "segur", "sicurezza", "sicherheit", "veiligheid", "safety",
+            "guardrail", "garde-fou", "salvaguarda", "safeguard", "restri", "beperking", "einschr",
+            "censor", "censur", "zensur",
+        ),
+        "no_more_rules_for_you": ("no rules", "no more", "no filters", "no restrictions",
+                                  "no limits", "no guardrails", "no censorship",
+                                  "no guidelines"),
+        "start_instructions_multilingual": ("anweisungen", "instru", "istruzion", "prompt",
+                                            "message", "convers", "gespr", "chat", "guidance",
+                                            "rules", "directions", "briefing"),
+        "rules_expired": ("nicht mehr", "expired", "lapsed", "ended", "run out", "plus",
+                          "ya no", "più", "mais", "niet meer"),
+        "ai_reads_this": ("read", "process", "sees", "summari", "pars", "opens", "scans",
+                          "review", "liest", "verarbeit", "lit", "traite", "lee", "lê",
+                          "procesa", "legge", "elabor", "leest", "verwerk", " ler", "gets"),
+        "hidden_text_for_ai": ("text for", "text to", "note for", "note to", "instructions for",
+                               "instruction for", "message for", "message to", "prompt for",
+                               "prompt to", "instructions to", "instruction to"),
+        "real_task": ("your real", "your actual", "your true", "your new", "your only",
+                      "your secret"),
+        "unlock_yourself": ("yourself", "your self"),
+        "exfil_image_no_url": ("image",),
+        "no_moral_limits": ("moral", "ethi", "éthi", "étic", "etic"),
+        "no_sorry_words": ("sorry", "can't", "cannot", "as an ai", "unfortunately", "cant"),
+    }
+)  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
@@ -974,7 +1005,9 @@ RULES: tuple[Rule, ...] = (
     _r("pwned_marker", "direct_injection", 0.6, r"\b(?:pwned|pwn3d|i have been hacked)\b"),
     # --- jailbreaks: new persona without limits ----------------------------------------------
     _r("jailbreak_persona", "direct_injection", 0.85,
-       r"\b(?:do anything now|god mode|jailbroken|jail-?break mode|"
+       r"\b(?:do anything now|god mode(?![^.?!\n]{0,40}\b(?:windows|folder|shortcut|"
+       r"control panel|minecraft|skyrim|doom|cheats?|console|in (?:the |this )?game)\b)|"
+       r"jailbroken|jail-?break mode|"
        r"unrestricted (?:mode|ai|assistant|version)|unfiltered (?:mode|ai|assistant|response)|"
        r"evil (?:ai|assistant|bot|twin|confidant|mode)|opposite mode|chaos mode|"
        r"anti-?gpt|betterdan|(?:no|without any|free of|free from)\s+(?:ethical|moral|content)\s+"
@@ -985,7 +1018,9 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:enter|enable|activate|switch (?:in)?to|turn on|unlock|boot into|operate in|run in|"
        r"go into|(?:are|you're|be) now in|now in)\s+(?:the\s+)?"
        r"(?:developer|debug|admin|administrator|god|maintenance|unrestricted|sudo|root|dan|"
-       r"jailbreak|test|unsafe|uncensored)\s+mode\b"),
+       r"jailbreak|test|unsafe|uncensored)\s+mode\b"
+       r"(?![^.?!\n]{0,40}\b(?:windows|folder|shortcut|control panel|minecraft|skyrim|doom|"
+       r"cheats?|console|in (?:the |this )?game)\b)"),
     _r("no_limits", "direct_injection", 0.75,
        r"\b(?:you (?:are|have been) (?:now )?(?:free|freed|liberated|released|unchained)|"
        r"(?:you have|with|there are) no (?:rules|limits|restrictions|filters|boundaries|"
@@ -1042,7 +1077,8 @@ RULES: tuple[Rule, ...] = (
        r"(?:sudo|root) (?:access|command|override))\b"),
     # --- reading back the hidden prompt ------------------------------------------------------
     _r("reveal_prompt", "system_prompt_extraction", 0.9,
-       rf"\b{_REVEAL}\b(?:\s+\w+){{0,6}}?\s+{_SECRET_PROMPT}"),
+       rf"\b{_REVEAL}\b(?:\s+(?!(?:examples?|samples?|templates?|kind|type|ideal|typical|"
+       rf"safe|good|effective|well-written)\b)\w+){{0,6}}?\s+{_SECRET_PROMPT}"),
     _r("copy_of_prompt", "system_prompt_extraction", 0.85,
        r"\b(?:copy|text|contents?|verbatim) of (?:the|your) (?:full |entire |whole |complete )?"
        r"(?:prompt|instructions|system message)\b"),
@@ -1123,10 +1159,13 @@ RULES: tuple[Rule, ...] = (
        r"|\b(?:alle|deine|ihre|die|sämtliche)\s+(?:\w+\s+)?(?:regeln|anweisungen|richtlinien|"
        r"vorgaben|einschränkungen)\s+(?:vergisst|vergessen|ignorierst|ignorieren|missachtest)\b"),
     _r("persona_without_rules", "direct_injection", 0.8,
+       r"(?<!\bcan an )(?<!\bcould an )(?<!\bshould an )(?<!\bwould an )(?<!\bdoes an )"
+       r"(?<!\bmust an )(?<!\bcan the )(?<!\bshould )"
        r"\b(?:ai|a\.i\.|ki|ia|bot|chatbot|assistant|assistente|asistente|model|modell|version|"
        r"character|persona|entity|twin|personality|accomplice|servant|hacker)\b[^.!?\n]{0,40}?"
        r"\b(?:with|without|has|have|having|that has|who has|ohne|sans|sin|senza|sem|zonder)\s+"
-       r"(?:no |any |keine |keinerlei |aucune? |ningun[ao]? |ningún |nessun[ao]? |nenhum[a]? )?"
+       r"(?:no |any |zero |absolutely no |keine |keinerlei |aucune? |ningun[ao]? |ningún |"
+       r"nessun[ao]? |nenhum[a]? )?"
        r"(?:rules|restrictions|limits|limitations|filters?|filtros?|filtres?|filtri|laws|"
        r"guidelines|ethics|morals?|moral (?:limits|guidelines|boundaries)|"
        r"ethical (?:limits|guidelines|boundaries)|content polic\w+|safety training|censorship|"
@@ -1236,7 +1275,10 @@ RULES: tuple[Rule, ...] = (
        r"escreva|repita|zeig(?:e|en)?|gib|nenne|schreib(?:e)?|wiederhole|verrate|toon|geef|"
        r"vertel|herhaal|schrijf|(?:qual [eé]|cu[aá]l es|quel est|was ist|wat is) (?:(?:o |a )?"
        r"(?:seu|teu|sua|tua)|tu|su|ton|ta|votre|dein\w*|ihr\w*|je|jouw|uw)|was steht in)\b"
-       r"[^.?!\n]{0,40}?\b(?:prompt (?:del|de|di|do|du) sistema|prompt (?:du )?syst[eè]me|"
+       # "scrivi un prompt di sistema per ...": writing one, not showing this assistant's
+       r"[^.?!\n]{0,40}?(?<!\bun )(?<!\buna )(?<!\bune )(?<!\bein )(?<!\beinen )(?<!\bum )"
+       r"(?<!\buma )(?<!\been )(?<!\ba )(?<!\ban )\b(?:prompt (?:del|de|di|do|du) sistema|"
+       r"prompt (?:du )?syst[eè]me|"
        r"prompt di sistema|mensaje (?:de|del) sistema|message syst[eè]me|messaggio di sistema|"
        r"mensagem do sistema|system-?prompt|systemnachricht|systemanweisung\w*|systeemprompt|"
        r"systeembericht|instrucciones (?:del sistema|ocultas|secretas|iniciales)|"
@@ -1343,7 +1385,8 @@ RULES: tuple[Rule, ...] = (
        r"d[ée]c[ée]d[ée]e?|fallecid[oa]|muert[oa]|defunt[oa]|mort[oa]|falecid[oa]|overleden|"
        r"gestorben\w*)\b"
        r"|\b(?:grand\w*|grandpa|grandma|nana|granny|mother|father|mom|dad|uncle|aunt)\b"
-       r"[^.!?\n]{0,30}?\b(?:passed away|passed on|died|has passed)\b[^!?\n]{0,120}?\b"
+       r"[^.!?\n]{0,30}?\b(?:passed away|passed on|died|has passed|passed (?:last|this) \w+|"
+       r"passed \w+ (?:years?|months?|weeks?) ago)\b[^!?\n]{0,120}?\b"
        r"(?:be (?:her|him)|pretend to be (?:her|him)|act like (?:her|him)|can you be|"
        r"be (?:my|like) (?:her|him))\b"),
     _r("harmful_recipe_pretext", "direct_injection", 0.8,
@@ -1368,6 +1411,8 @@ RULES: tuple[Rule, ...] = (
        r"(?:\w+ ){0,3}?(?:human|person|friend|man|woman|hacker|named|called)\b"
        r"|\b(?:stop being|forget (?:that )?you(?:'re| are)) (?:an? )?(?:ai|assistant|chatbot)\b"),
     _r("model_without_alignment", "direct_injection", 0.75,
+       r"(?<!\bcan an )(?<!\bcould an )(?<!\bshould an )(?<!\bwould an )(?<!\bdoes an )"
+       r"(?<!\bmust an )(?<!\bcan the )(?<!\bshould )"
        r"\b(?:model|ai|assistant|version of (?:you|yourself)|twin|self)\b[^.!?\n]{0,40}?\b"
        r"(?:(?:has|had|with|having) no (?:alignment|safety|ethics?|filters|refusals|rules)|"
        r"(?:without|removed all|never (?:had|given|trained with)) (?:any )?(?:alignment|safety "
@@ -1444,6 +1489,101 @@ RULES: tuple[Rule, ...] = (
        r"(?:told|taught|said|asked|wanted|programmed|gave)"
        rf"|\b{_OVERRIDE_VERB}\s+(?:the |all )?(?:boundaries|framework|limits|rules|guardrails|"
        r"constraints)\s+(?:set by|given by|imposed by|you operate under|from your)"),
+    # --- classes missed on final set 3 (measured once, then made training data) -------------
+    _r("disable_your_filters_multilingual", "direct_injection", 0.8,
+       r"\b(?:d[ée]sactive[sz]?|d[ée]sactiver|coupe[sz]?|enl[èe]ve[sz]?|retire[sz]?|supprime[sz]?|"
+       r"desactiva|desactive|apaga|quita|elimina|salta|s[áa]ltate|omite|desative|desativa|"
+       r"desligue|desliga|remova|tire|pule|disattiva|disabilita|togli|spegni|deaktiviere|"
+       r"deaktivier|schalte|entferne|schakel|zet|verwijder|drop|ditch|kill|lose|skip|disable|"
+       r"turn off|switch off|remove|shut off)\s+(?:(?:a|o|os|as|il|la|le|i)\s+)?"
+       r"(?:your|tes|ta|ton|vos|votre|tus|tu|sus|su|"
+       r"vuestros|vuestras|os seus|as suas|seus|suas|teus|tuas|seu|sua|teu|tua|i tuoi|le tue|"
+       r"il tuo|la tua|tuoi|tue|deine|deinen|dein|ihre|je|jouw|uw)\s+(?:\w+\s+)?"
+       r"(?:filters?|filtres?|filtros?|filtri|mod[ée]ration|moderaci[óo]n|modera[çc][ãa]o|"
+       r"moderazione|moderatie|moderation|s[ée]curit[ée]|seguridad|seguran[çc]a|sicurezza|"
+       r"sicherheit\w*|veiligheid\w*|safety|guardrails|garde-fous|salvaguardas|safeguards|"
+       r"restricciones|restri[çc][õo]es|restrizioni|restrictions|beperkingen|"
+       r"einschr[äa]nkungen|censorship|censure|censura|zensur)\b"
+       r"(?!\s+(?:on|in|for|of|from|settings?)\s)"
+       r"|\b(?:drop|ditch|kill|lose|disable|turn off|switch off|remove) the (?:guardrails|"
+       r"safeguards|moderation|safety (?:filters?|layer|rules))\b"
+       r"|^\W*(?:sicherheit\w*|filter|moderation|zensur|s[ée]curit[ée]|seguridad|seguran[çc]a|"
+       r"veiligheid|sicurezza|safety|filters|filtres|filtros)\s*:?\s+(?:aus|uit|off|"
+       r"d[ée]sactiv[ée]e?s?|desactivad[oa]s?|desativad[oa]s?|disattivat[oa])\s*[.!]"),
+    _r("no_more_rules_for_you", "direct_injection", 0.75,
+       r"\bno (?:more )?(?:rules|filters|restrictions|limits|guardrails|censorship|guidelines)"
+       r" (?:for you|from (?:here|now) on|from this point|any ?more)\b"
+       r"|\b(?:remember|back to|go back to|return to) (?:when|the (?:days|time) when|the version "
+       r"(?:of you )?that) you (?:had|have) no (?:rules|filters|restrictions|limits|guidelines)\b"),
+    _r("start_instructions_multilingual", "system_prompt_extraction", 0.8,
+       r"\b(?:your|deine|dein|ihre|tes|vos|ton|votre|tus|sus|tue|tuoi|le tue|seus|suas|teus|tuas|"
+       r"je|jouw|uw)\s+(?:\w+\s+)?(?:(?:start|anfangs|ausgangs|eingangs|initial)anweisungen|"
+       r"(?:start|begin)instructies|instructions? (?:de d[ée]part|initiales?|de d[ée]marrage)|"
+       r"instrucciones (?:iniciales|de inicio)|istruzioni (?:iniziali|di avvio)|"
+       r"instru[çc][õo]es (?:iniciais|de in[íi]cio)|(?:startup|start-up|starting|opening|boot) "
+       r"(?:instructions|prompt|message))\b"
+       r"|\b(?:wat er (?:boven|voor) dit gesprek staat|was (?:über|vor) (?:diesem|dem) "
+       r"gespr[äa]ch steht|ce qui (?:est|se trouve|vient) (?:au-dessus de|avant) cette "
+       r"conversation|lo que (?:hay|est[áa]|viene) (?:antes de|encima de) esta conversaci[óo]n|"
+       r"(?:cosa|quello che) c'[èe] (?:prima di|sopra) questa conversazione|o que (?:h[áa]|"
+       r"est[áa]|vem) antes desta conversa|what(?:'s| is| comes| came) (?:above|before) this "
+       r"conversation)\b"
+       r"|\b(?:t'a|te|ti|dir|je|lhe|you)\b[^.?!\n]{0,25}?\b(?:écrit|dit|escribi[óo]|dijo|"
+       r"scritto|detto|escreveu|disse|geschrieben|gesagt|geschreven|gezegd|wrote|written|told)"
+       r"\s+(?:\w+\s+)?(?:avant|antes de|prima di|vor|voor|before) (?:cette|esta|questa|dieser|"
+       r"diesem|dit|deze|this|our|essa|desta) (?:conversation|conversaci[óo]n|conversazione|"
+       r"conversa|gespr[äa]ch|gesprek|chat)\b"
+       r"|\b(?:guidance|instructions|rules|directions|briefing)\s+(?:that\s+)?you\s+(?:got|"
+       r"received|were given)\s+from\s+(?:the|your)\s+(?:company|developers?|operators?|"
+       r"creators?|team|business)\b"),
+    _r("rules_expired", "direct_injection", 0.8,
+       r"\b(?:gelten|zählen|existieren) (?:deine|ihre|die|eure) (?:\w+ )?(?:regeln|richtlinien|"
+       r"anweisungen|vorgaben|einschränkungen|befehle) (?:ab (?:jetzt|sofort) )?nicht mehr\b"
+       r"|\b(?:your|the|all|these) (?:previous |earlier |old |original |prior )?(?:orders|"
+       r"commands|programming|directions|instructions|rules|guidelines)\s+(?:have|has)\s+"
+       r"(?:now\s+)?(?:expired|lapsed|ended|run out)\b"
+       r"|\b(?:les|las|los|le|la|i|gli|os|as|de|die) (?:\w+ )?(?:r[eè]gles|consignes|reglas|"
+       r"normas|regole|istruzioni|regras|regels|regeln)\b[^.!?\n]{0,30}?\b(?:ne (?:comptent|"
+       r"valent|s'appliquent|existent) plus|ya no (?:cuentan|valen|aplican|existen)|non "
+       r"(?:valgono|contano) più|n[ãa]o (?:valem|contam) mais|(?:gelden|tellen) niet meer)"),
+    _r("ai_reads_this", "indirect_injection", 0.8,
+       r"\b(?:when|if|once|whenever) (?:an?|the|any|your) (?:ai |llm )?(?:ai|assistant|agent|"
+       r"bot|chatbot|llm|model|screener|crawler)s? (?:reads|processes|sees|summari[sz]es|parses|"
+       r"opens|scans|reviews|gets) (?:this|these|the following)\b[^\n]{0,60}?\b(?:should|must|"
+       r"needs? to|has to|will|is to)\b"
+       r"|\b(?:wenn|sobald) (?:ein|eine|der|die) (?:ki|assistent\w*|agent\w*|chatbot)\b"
+       r"[^.\n]{0,20}?"
+       r"\b(?:liest|verarbeitet)\b|\b(?:si|quand|lorsqu'|lorsque) (?:une?|l'|la|le) ?(?:ia|"
+       r"assistant|agent|chatbot) (?:lit|traite)\b|\b(?:si|cuando) (?:una?|la|el) (?:ia|"
+       r"asistente|agente|chatbot) (?:lee|procesa)\b|\b(?:se|quando) (?:una?|l'|la|il) ?(?:ia|"
+       r"assistente|agente|chatbot) (?:legge|elabora)\b|\b(?:se|quando) (?:uma?|a|o) (?:ia|"
+       r"assistente|agente|chatbot) (?:ler|l[êe]|processar)\b|\b(?:als|wanneer) (?:een|de) "
+       r"(?:ai|assistent|agent|chatbot) (?:dit|deze) (?:leest|verwerkt)\b"
+       r"|\b(?:ai|assistant|agent|chatbot|bot|llm|model)\s*,\s*(?:upon|on|after|when|while) "
+       r"(?:reading|processing|seeing|summari[sz]ing|parsing) (?:this|these|the)\b"),
+    _r("hidden_text_for_ai", "indirect_injection", 0.8,
+       r"\b(?:hidden |invisible |white |secret )?(?:text|note|instructions?|message|prompt) "
+       r"(?:for|to) (?:the |any |all )?(?:chat ?bots?|ai|ais|llms?|assistants?|agents?|"
+       r"ai (?:assistants?|agents?|screeners?|models?|readers?)|language models?|crawlers?)\b"
+       r"\s*[:\-]"),
+    _r("real_task", "direct_injection", 0.6,
+       r"\byour (?:real|actual|true|new|only|secret) (?:task|job|goal|mission|objective|"
+       r"purpose|instructions?) (?:now |here )?(?:is|are|will be)\b"),
+    _r("unlock_yourself", "direct_injection", 0.7,
+       r"\b(?:unlock|unshackle|unchain|uncage) (?:yourself|your ?self)\b"),
+    _r("exfil_image_no_url", "indirect_injection", 0.8,
+       r"\b(?:markdown )?image\b[^.\n]{0,60}?\b(?:url|link|src|query(?: string)?)\b[^.\n]{0,60}?"
+       r"\b(?:conversation|chat history|previous messages|our chat|this chat|the chat|"
+       r"(?:the )?user'?s? (?:data|messages|emails?|passwords?|details))\b"),
+    _r("no_moral_limits", "direct_injection", 0.45,
+       r"\b(?:without|ohne|sans|sin|senza|sem|zonder)\s+(?:any\s+|jegliche\s+|aucune\s+|"
+       r"ninguna?\s+)?(?:moral(?:ische|es|i|is|e)?|ethi(?:cal|sche)|[ée]thiques?|[ée]tic[oa]s|"
+       r"etiche|ethische)\s+(?:limits|grenzen|limites|l[íi]mites|limiti|boundaries|bedenken|"
+       r"scruples|restrictions|restricciones|restrizioni|filters?)\b"),
+    _r("no_sorry_words", "direct_injection", 0.7,
+       r"\b(?:never|don'?t|do not|must not|mustn'?t|cannot|can'?t|may not)\s+(?:\w+\s+){0,3}?"
+       r"(?:say|use|contain|include|write)\s+(?:the words? |the phrases? )?[\"“']?(?:i can'?t|"
+       r"i cannot|sorry|i'?m sorry|as an ai|unfortunately)\b"),
 )  # fmt: skip
 
 _INVISIBLE_WEIGHT = 0.55  # a zero-width character splitting a word is rare but not damning
@@ -1493,6 +1633,10 @@ class PromptInjectionDetector:
         hits, plain = self._hits(text)
         if self.model is not None:
             hits = self._with_model(hits, plain)
+        return self._combine(text, hits, min_score)
+
+    def _combine(self, text: str, hits: list[_Hit], min_score: float) -> list[Finding]:
+        """Findings from rule and model hits: noisy-or per category, others at half strength."""
         if not hits:
             return []
         # Strongest hit per rule, then noisy-or within each category.
@@ -1544,19 +1688,7 @@ class PromptInjectionDetector:
         """Let the word model add evidence, or cut weak rule evidence it finds implausible."""
         assert self.model is not None
         p = self.model.probability(plain)
-        cal = self.model.calibration
-        if hits and p < cal.get("veto", MODEL_VETO) and not any(h.via for h in hits):
-            miss = 1.0
-            for h in hits:
-                miss *= 1.0 - h.weight
-            if 1.0 - miss < MODEL_VETO_SPARES:
-                hits = [_Hit(h.rule, h.span, h.weight * MODEL_VETO_FACTOR, h.via) for h in hits]
-        if p >= cal.get("min", MODEL_MIN):
-            lead = max(hits, key=lambda h: h.weight) if hits else None
-            rule = _MODEL_RULES[lead.rule.category if lead else "direct_injection"]
-            span = lead.span if lead else (0, len(plain))
-            hits = [*hits, _Hit(rule, span, min(0.99, p * cal.get("weight", MODEL_WEIGHT)), "")]
-        return hits
+        return model_evidence(hits, p, self.model.calibration, len(plain))
 
     def _hits(self, text: str) -> tuple[list[_Hit], str]:
         norm = normalize(text)
@@ -1694,6 +1826,28 @@ _MODEL_RULES = {
     c: Rule("word_model", c, 0.0, re.compile(r"(?!)"))
     for c in ("direct_injection", "indirect_injection", "system_prompt_extraction", "obfuscation")
 }
+
+
+def model_evidence(hits: list[_Hit], p: float, cal: dict[str, float], length: int) -> list[_Hit]:
+    """Rule hits after the word model's say: probability ``p`` under calibration ``cal``.
+
+    Below ``veto`` the model cuts rule evidence that is not already near certain (``spares``)
+    and not found under a disguise; at ``min`` or more it adds evidence of ``p x weight``.
+    """
+    if hits and p < cal.get("veto", MODEL_VETO) and not any(h.via for h in hits):
+        miss = 1.0
+        for h in hits:
+            miss *= 1.0 - h.weight
+        if 1.0 - miss < cal.get("spares", MODEL_VETO_SPARES):
+            hits = [_Hit(h.rule, h.span, h.weight * MODEL_VETO_FACTOR, h.via) for h in hits]
+    if p >= cal.get("min", MODEL_MIN):
+        lead = max(hits, key=lambda h: h.weight) if hits else None
+        rule = _MODEL_RULES[lead.rule.category if lead else "direct_injection"]
+        span = lead.span if lead else (0, length)
+        hits = [*hits, _Hit(rule, span, min(0.99, p * cal.get("weight", MODEL_WEIGHT)), "")]
+    return hits
+
+
 # How rules and the word model combine, when the model file carries no "calibration" of its
 # own (the shipped one does: bench/train_injection_model.py picks these on out-of-fold scores
 # of the training files, never on a final held-out set).
@@ -1707,7 +1861,15 @@ MODEL_VETO_SPARES = 0.99  # unless the rules together are at least this sure
 _ASKS_MEANING = re.compile(
     r"\b(?:translat\w*|übersetz\w*|tradu\w*|tradurre|vertaal\w*|what (?:does|do|did) .{0,80}"
     r"\bmean|was (?:heißt|bedeutet)|que (?:veut dire|signifie)|qu[ée] significa|"
-    r"cosa (?:significa|vuol dire)|o que (?:significa|quer dizer)|wat betekent|meaning of)\b",
+    r"cosa (?:significa|vuol dire)|o que (?:significa|quer dizer)|wat betekent|meaning of|"
+    r"how (?:do|would|should|can|could) (?:i|you|we|one) say|how to say|wie sagt man|"
+    r"comment (?:dit-on|dire)|c[óo]mo se dice|come si dice|como (?:se diz|dizer)|hoe zeg (?:je|ik)|"
+    r"(?:users?|customers?|someone|somebody|people|players?|students?|kids?|child) "
+    r"(?:says?|writes?|types?|asks?)|(?:includes?|with|using) the (?:words?|phrases?)|"
+    # a line quoted from a song or poem, asked about as language
+    r"figure of speech|figura ret[óo]rica|figure de style|stilmittel|stijlfiguur|"
+    r"(?:song|lyrics?|poem|poesia|po[èe]me|chanson|canci[óo]n|canzone|gedicht|liedje|verse|"
+    r"verso))\b",
     re.IGNORECASE | re.DOTALL,
 )
 _QUOTED = re.compile(r"\"[^\"\n]{3,300}\"|“[^”\n]{3,300}”|„[^“”\n]{3,300}[“”]|«[^»\n]{3,300}»")
