@@ -4,6 +4,7 @@ the incident checklist with its done/undone state on the timeline."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +15,8 @@ from quell.config import ConfigError, apply_config, load_config
 from quell.incidents.lifecycle import ARCHETYPES
 from quell.incidents.models import TimelineEvent
 from quell.incidents.timeline import append_event
-from quell.remediation.playbooks import ACTION_TYPES, builtin_catalogue, steps_for
+from quell.remediation.action_models import ContainmentType
+from quell.remediation.playbooks import builtin_catalogue, steps_for
 from quell.store.db import session_scope
 from tests.conftest import auth
 from tests.response.conftest import make_incident
@@ -29,7 +31,8 @@ def test_builtin_playbooks_cover_every_kind_and_archetype() -> None:
             assert catalogue[f"archetype:{archetype}"], archetype
     ids = [s.id for steps in catalogue.values() for s in steps]
     assert len(ids) == len(set(ids))
-    assert {s.action for steps in catalogue.values() for s in steps} - {None} == set(ACTION_TYPES)
+    used = {s.action for steps in catalogue.values() for s in steps} - {None}
+    assert used == set(get_args(ContainmentType))
 
 
 def test_system_priorities_come_first_in_the_playbook_order() -> None:
