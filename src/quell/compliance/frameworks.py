@@ -12,11 +12,14 @@ from typing import Any
 
 import yaml
 
+from quell.phases import warm_up
+
 
 class FrameworkDataError(ValueError):
     """The shipped frameworks.yaml refers to an id its framework does not define."""
 
 
+@warm_up
 @cache
 def framework_data() -> dict[str, Any]:
     """The parsed and cross-checked frameworks.yaml."""

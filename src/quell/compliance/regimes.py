@@ -8,7 +8,10 @@ from typing import Any
 
 import yaml
 
+from quell.phases import warm_up
 
+
+@warm_up
 @cache
 def regulations() -> dict[str, Any]:
     text = (resources.files("quell.compliance") / "data" / "regulations.yaml").read_text("utf-8")

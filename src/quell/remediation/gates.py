@@ -27,6 +27,7 @@ from quell.incidents.models import Incident, TimelineEvent
 from quell.incidents.service import current_roles, get_incident
 from quell.incidents.timeline import append_event
 from quell.inventory.schemas import Criticality, Strict, SystemKind
+from quell.phases import warm_up
 from quell.remediation.action_kinds import ACTION_KINDS, eligible
 from quell.remediation.action_models import ACTION_TYPES, ContainmentAction
 from quell.remediation.actions import action_to_dict, create_action
@@ -125,6 +126,7 @@ class GatesSection(Strict):
         return value
 
 
+@warm_up
 @cache
 def builtin_gates() -> tuple[GateIn, ...]:
     text = (resources.files("quell.remediation") / "gates.yaml").read_text("utf-8")

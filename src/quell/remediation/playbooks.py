@@ -25,6 +25,7 @@ from quell.incidents.lifecycle import Archetype
 from quell.incidents.models import Incident, TimelineEvent
 from quell.incidents.timeline import append_event
 from quell.inventory.schemas import SystemKind
+from quell.phases import warm_up
 from quell.remediation.action_models import ContainmentType
 from quell.timeutil import iso
 
@@ -98,6 +99,7 @@ def _catalogue(section: PlaybooksSection) -> Catalogue:
     return out
 
 
+@warm_up
 @cache
 def builtin_catalogue() -> Catalogue:
     """The shipped playbooks, validated once per process."""

@@ -25,6 +25,7 @@ from quell.incidents.lifecycle import ARCHETYPES, SEVERITIES
 from quell.incidents.models import Incident
 from quell.inventory.models import AISystem
 from quell.inventory.schemas import Criticality, Name, Strict, SystemKind
+from quell.phases import warm_up
 from quell.remediation.action_kinds import ACTION_KINDS, eligible
 from quell.remediation.action_models import ACTION_TYPES, ContainmentAction
 from quell.remediation.actions import SYSTEM_ACTOR, approve_by_policy, create_action
@@ -119,6 +120,7 @@ class PoliciesSection(RootModel[list[PolicyIn]]):
         return self
 
 
+@warm_up
 @cache
 def default_policies() -> tuple[PolicyIn, ...]:
     text = (resources.files("quell.remediation") / "default_policies.yaml").read_text("utf-8")
