@@ -4,18 +4,24 @@ Run from the repository root:  .venv/bin/python bench/train_injection_model.py [
 
 Training data is quell's own hand-written examples in bench/data (listed in TRAIN below);
 nothing from /work/shared or any other data set is read. The current final held-out set
-(bench/data/injection-final-heldout-3.jsonl) is never read here; the two earlier final sets
-were each measured once untuned and are now training data.
+(bench/data/injection-final-heldout-4.jsonl) is never read here; earlier final sets were each
+measured once untuned and are now training data.
 Logistic regression with an L2 penalty over word, word-pair, stem, character n-gram,
-multilingual cue, cue-pair and structure features (see quell.detection.injection_model),
+multilingual cue, cue-pair, framing and structure features (see quell.detection.injection_model),
 fitted with SciPy's L-BFGS; weights smaller than PRUNE are dropped to keep the file small.
 
-Calibration: every training text is scored by a model fitted on the other four folds (5-fold
-out-of-fold probabilities); the full detector (rules + model) is run on those scores for each
-candidate of how the model's probability enters the rules' noisy-or (minimum probability,
-weight, veto level), and the candidate with the highest recall whose false-flag rate on the
-ordinary training prompts stays at or under TARGET_FPR is written into the model file.
-``--cv`` prints the out-of-fold figures and the calibration table without writing anything.
+Calibration: every training text is scored by a model fitted without its whole *group* (the
+files one writer wrote in one round: an attack file and its ordinary file, or one final set),
+so each text is scored as data from a new round would be, not helped by near neighbours from
+its own file (leave-one-group-out). The full detector (rules + model) is run on those scores
+for each candidate of how the model's probability enters the rules' noisy-or (minimum
+probability, weight, veto level, what the veto spares), and the candidate with the best recall
+whose false-flag rate on the ordinary training prompts stays at or under TARGET_FPR is written
+into the model file. ``--cv`` prints the grouped figures (``--random`` adds plain 5-fold
+out-of-fold ones, which are optimistic: same-file neighbours) without writing anything.
+Environment knobs for experiments: QUELL_L2, QUELL_TARGET_FPR, QUELL_NEG_WEIGHT,
+QUELL_MIN_COUNT, QUELL_DROP (feature prefixes to leave out), QUELL_MODEL_ONLY (skip the
+calibration), QUELL_OOF_OUT (where the out-of-fold scores are saved).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -33,92 +40,104 @@ from scipy.optimize import minimize
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from quell.detection.injection import PromptInjectionDetector  # noqa: E402
+from quell.detection.injection import PromptInjectionDetector, model_evidence  # noqa: E402
 from quell.detection.injection_model import (  # noqa: E402
+    WINDOW,
     LinearScorer,
-    _pair_features,
-    cue,
-    features,
-    structure_features,
-    tokens,
+    length_scale,
+    text_features,
 )
 from quell.detection.normalize import normalize  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
-TRAIN = (
-    "injections-train.jsonl",
-    "injections-train-2.jsonl",
-    "injections-heldout.jsonl",
-    "injections-heldout-2.jsonl",
-    "injections-heldout-3.jsonl",
-    "injections-train-3.jsonl",
-    "injections-train-4.jsonl",
-    "ordinary-prompts.jsonl",
-    "ordinary-prompts-2.jsonl",
-    "ordinary-prompts-3.jsonl",
-    "ordinary-prompts-4.jsonl",
-    "ordinary-prompts-5.jsonl",
-    "ordinary-prompts-6.jsonl",
-    "ordinary-prompts-7.jsonl",
-    "ordinary-prompts-dev.jsonl",
+# (file, group): a group is what one writer wrote in one round, scored together in grouped CV.
+TRAIN: tuple[tuple[str, str], ...] = (
+    ("injections-heldout.jsonl", "set1"),
+    ("ordinary-prompts.jsonl", "set1"),
+    ("ordinary-prompts-dev.jsonl", "set1"),
+    ("injections-heldout-2.jsonl", "set2"),
+    ("ordinary-prompts-2.jsonl", "set2"),
+    ("injections-heldout-3.jsonl", "set3"),
+    ("ordinary-prompts-3.jsonl", "set3"),
+    ("injections-train.jsonl", "set4"),
+    ("ordinary-prompts-4.jsonl", "set4"),
+    ("injections-train-2.jsonl", "set5"),
+    ("ordinary-prompts-5.jsonl", "set5"),
+    ("injections-train-3.jsonl", "set6"),
+    ("ordinary-prompts-6.jsonl", "set6"),
+    ("injections-train-4.jsonl", "set7"),
+    ("ordinary-prompts-7.jsonl", "set7"),
     # Earlier rounds' final sets, each measured once untuned; now training data.
-    "injection-final-heldout.jsonl",
-    "injection-final-heldout-2.jsonl",
+    ("injection-final-heldout.jsonl", "final1"),
+    ("injection-final-heldout-2.jsonl", "final2"),
+    ("injection-final-heldout-3.jsonl", "final3"),
+    # Written this round by other helpers, after final set 4 and with its near lines removed.
+    ("injections-train-5.jsonl", "set8"),
+    ("ordinary-prompts-8.jsonl", "set8"),
+    ("injections-train-6.jsonl", "set9"),
+    ("ordinary-prompts-9.jsonl", "set9"),
 )
 OUT = ROOT / "src" / "quell" / "detection" / "data" / "injection_model.json"
 L2 = float(os.environ.get("QUELL_L2", "1.0"))
 PRUNE = 0.02
-TARGET_FPR = 0.005  # half the 1% target, as a margin for data the model never saw
-MIN_COUNT = 2  # a feature must occur in at least this many training texts
+TARGET_FPR = float(os.environ.get("QUELL_TARGET_FPR", "0.005"))
+# Experiments: ordinary prompts' weight in the loss, and how many texts a feature needs.
+NEG_WEIGHT = float(os.environ.get("QUELL_NEG_WEIGHT", "1.0"))
+MIN_COUNT = int(os.environ.get("QUELL_MIN_COUNT", "2"))
 
 
-def load() -> tuple[list[str], np.ndarray]:
-    """Texts and labels of every training file."""
+def load() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Texts, labels and group names of every training file that exists."""
     texts: list[str] = []
     labels: list[int] = []
-    for name in TRAIN:
-        for line in (DATA / name).read_text(encoding="utf-8").splitlines():
+    groups: list[str] = []
+    for name, group in TRAIN:
+        path = DATA / name
+        if not path.exists():
+            print(f"(skipping {name}: not there yet)")
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
                 texts.append(row["text"])
                 labels.append(int(row["label"]))
-    return texts, np.array(labels, dtype=float)
+                groups.append(group)
+    return texts, np.array(labels, dtype=float), np.array(groups)
 
 
-def featurize(texts: list[str], vocab: dict[str, int] | None = None):  # type: ignore[no-untyped-def]
-    """Sparse count matrix over the feature vocabulary (built from ``texts`` when None)."""
-    bags = [text_bag(normalize(t).text) for t in texts]
+def bags_of(texts: list[str]) -> list[list[str]]:
+    drop = tuple(x for x in os.environ.get("QUELL_DROP", "").split(",") if x)  # ablations
+    bags = [text_features(normalize(t).text) for t in texts]
+    return [[f for f in bag if not f.startswith(drop)] for bag in bags] if drop else bags
+
+
+def featurize(bags: list[list[str]], vocab: dict[str, int] | None = None) -> Any:
+    """Sparse count matrix over the feature vocabulary (built from ``bags`` when None)."""
     if vocab is None:
         df: dict[str, int] = {}
         for bag in bags:
             for f in set(bag):
                 df[f] = df.get(f, 0) + 1
         vocab = {f: i for i, f in enumerate(sorted(f for f, c in df.items() if c >= MIN_COUNT))}
-    rows, cols = [], []
+    rows, cols, vals = [], [], []
     for r, bag in enumerate(bags):
+        words = sum(1 for f in bag if f[:2] in ("w:", "q:"))
+        scale = length_scale(min(words, WINDOW))
         for f in bag:
             j = vocab.get(f)
             if j is not None:
                 rows.append(r)
                 cols.append(j)
-    x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(texts), len(vocab)))
+                vals.append(1.0 if f[:2] in ("s:", "st") else scale)
+    x = sparse.csr_matrix((vals, (rows, cols)), shape=(len(bags), len(vocab)))
     return x, vocab
 
 
-def text_bag(text: str) -> list[str]:
-    """Every feature of a whole training text (word features, cue pairs, structure marks)."""
-    words = tokens(text)
-    out = [f for _, f in features(words)]
-    out.extend(_pair_features({c for c in map(cue, words) if c is not None}))
-    out.extend(structure_features(text))
-    return out
-
-
-def fit(x, y: np.ndarray) -> tuple[np.ndarray, float]:  # type: ignore[no-untyped-def]
+def fit(x: Any, y: np.ndarray) -> tuple[np.ndarray, float]:
     """L2-penalised logistic regression; classes weighted to balance."""
     n, d = x.shape
     pos = y.sum()
-    sw = np.where(y == 1, n / (2 * pos), n / (2 * (n - pos)))
+    sw = np.where(y == 1, n / (2 * pos), NEG_WEIGHT * n / (2 * (n - pos)))
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = theta[:d], theta[d]
@@ -134,82 +153,134 @@ def fit(x, y: np.ndarray) -> tuple[np.ndarray, float]:  # type: ignore[no-untype
     return res.x[:d], float(res.x[d])
 
 
-def cross_validate(texts: list[str], y: np.ndarray, folds: int = 5) -> np.ndarray:
-    """Out-of-fold probabilities, each text scored by a model that never saw it."""
-    rng = np.random.default_rng(7)
-    order = rng.permutation(len(texts))
+def scorer_from(w: np.ndarray, b: float, vocab: dict[str, int]) -> LinearScorer:
+    return LinearScorer({f: float(w[j]) for f, j in vocab.items() if w[j] != 0.0}, b)
+
+
+def out_of_fold(
+    texts: list[str], bags: list[list[str]], y: np.ndarray, fold: np.ndarray
+) -> np.ndarray:
+    """Probabilities of each text from a model fitted on the other folds (the shipped scorer)."""
     out = np.zeros(len(texts))
-    for k in range(folds):
-        test = order[k::folds]
-        train = np.setdiff1d(order, test)
-        x, vocab = featurize([texts[i] for i in train])
+    for k in np.unique(fold):
+        test = np.flatnonzero(fold == k)
+        train = np.flatnonzero(fold != k)
+        x, vocab = featurize([bags[i] for i in train])
         w, b = fit(x, y[train])
-        inv = {j: f for f, j in vocab.items()}
-        scorer = LinearScorer({inv[j]: float(w[j]) for j in range(len(w))}, b)
+        scorer = scorer_from(w, b, vocab)
         for i in test:
             out[i] = scorer.probability(normalize(texts[i]).text)
     return out
 
 
-class _Fixed(LinearScorer):
-    """A scorer that answers with precomputed out-of-fold probabilities."""
+def random_folds(n: int, folds: int = 5) -> np.ndarray:
+    order = np.random.default_rng(7).permutation(n)
+    fold = np.zeros(n, dtype=int)
+    for k in range(folds):
+        fold[order[k::folds]] = k
+    return fold
 
-    def __init__(self, table: dict[str, float], calibration: dict[str, float]) -> None:
-        super().__init__({}, 0.0, calibration)
-        self.table = table
 
-    def probability(self, text: str) -> float:
-        return self.table.get(text, 0.0)
+def group_folds(groups: np.ndarray) -> np.ndarray:
+    names = sorted(set(groups))
+    return np.array([names.index(g) for g in groups])
 
 
 CANDIDATES = [
-    {"min": m, "weight": w, "veto": v}
-    for m in (0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
-    for w in (0.55, 0.65, 0.75, 0.85, 0.95)
-    for v in (0.05, 0.1, 0.2, 0.3)
+    {"min": m, "weight": w, "veto": v, "spares": s}
+    for m in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+    for w in (0.5, 0.51, 0.53, 0.55, 0.58, 0.6, 0.65, 0.75, 0.85, 0.95)
+    for v in (0.0, 0.05, 0.1, 0.2)
+    for s in (0.99, 0.85, 0.75)
+    if not (v == 0.0 and s != 0.99)
 ]
 
 
-def calibrate(texts: list[str], y: np.ndarray, p: np.ndarray) -> tuple[dict[str, float], list]:  # type: ignore[type-arg]
+class Flagger:
+    """The real detector's decision for each text under a calibration and model probabilities.
+
+    Rule hits do not depend on the model, so they are found once per text.
+    """
+
+    def __init__(self, texts: list[str]) -> None:
+        self.det = PromptInjectionDetector(model=False)
+        self.texts = texts
+        self.hits = [self.det._hits(t) for t in texts]
+
+    def flags(self, p: np.ndarray, cal: dict[str, float]) -> np.ndarray:
+        out = np.zeros(len(self.texts), dtype=bool)
+        for i, (text, (hits, plain)) in enumerate(zip(self.texts, self.hits, strict=True)):
+            found = self.det._combine(text, model_evidence(hits, float(p[i]), cal, len(plain)), 0.5)
+            out[i] = bool(found)
+        return out
+
+
+def rates(flagged: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    rec = float((flagged & (y == 1)).sum() / max(1, (y == 1).sum()))
+    fpr = float((flagged & (y == 0)).sum() / max(1, (y == 0).sum()))
+    return rec, fpr
+
+
+def calibrate(flagger: Flagger, y: np.ndarray, p: np.ndarray) -> tuple[dict[str, float], list]:  # type: ignore[type-arg]
     """The combination with the best recall at <= TARGET_FPR, run through the real detector."""
-    table = {normalize(t).text: float(pi) for t, pi in zip(texts, p, strict=True)}
-    rows = []
-    for cal in CANDIDATES:
-        det = PromptInjectionDetector(model=_Fixed(table, cal))
-        flagged = np.array([bool(det.scan(t)) for t in texts])
-        rec = float((flagged & (y == 1)).sum() / (y == 1).sum())
-        fpr = float((flagged & (y == 0)).sum() / (y == 0).sum())
-        rows.append((cal, rec, fpr))
+    rows = [(cal, *rates(flagger.flags(p, cal), y)) for cal in CANDIDATES]
     # None within the target: the lowest false-flag rate, and the best recall at that rate.
     ok = [r for r in rows if r[2] <= TARGET_FPR] or [
         r for r in rows if r[2] == min(x[2] for x in rows)
     ]
-    best = max(ok, key=lambda r: (r[1], -r[2]))
+    best = max(ok, key=lambda r: (r[1], -r[2], -r[0]["min"]))
     return best[0], rows
+
+
+def report(
+    name: str, p: np.ndarray, y: np.ndarray, groups: np.ndarray, flagger: Flagger
+) -> dict[str, float]:
+    for t in (0.5, 0.7, 0.8, 0.9, 0.95):
+        rec, fpr = rates(p >= t, y)
+        print(f"[{name}] model alone >= {t}: recall {rec:.3f}  ordinary flagged {fpr:.3f}")
+    rec, fpr = rates(flagger.flags(p, {"min": 2.0, "veto": 0.0}), y)
+    print(f"[{name}] rules alone: recall {rec:.3f}  ordinary flagged {fpr:.3f}")
+    cal, rows = calibrate(flagger, y, p)
+    for cap in (0.005, 0.0075, 0.01, 0.015):
+        within = [r for r in rows if r[2] <= cap]
+        if not within:
+            print(f"[{name}] best at <= {cap}: none")
+            continue
+        c, rec, fpr = max(within, key=lambda r: (r[1], -r[2]))
+        print(f"[{name}] best at <= {cap}: {c}: recall {rec:.3f}, ordinary flagged {fpr:.3f}")
+    flagged = flagger.flags(p, cal)
+    rec, fpr = rates(flagged, y)
+    print(f"[{name}] chosen {cal}: recall {rec:.3f}, ordinary flagged {fpr:.3f}, "
+          f"balanced {(rec + 1 - fpr) / 2:.3f}")  # fmt: skip
+    for g in sorted(set(groups)):
+        m = groups == g
+        r, f = rates(flagged[m], y[m])
+        print(f"    {g:8s} n={m.sum():4d}  recall {r:.3f}  ordinary flagged {f:.3f}")
+    return cal
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cv", action="store_true", help="print out-of-fold figures only")
+    parser.add_argument("--random", action="store_true", help="also print plain 5-fold figures")
     args = parser.parse_args()
-    texts, y = load()
-    p = cross_validate(texts, y)
-    np.save("/tmp/quell_injection_oof.npy", p)
-    for t in (0.5, 0.6, 0.7, 0.8, 0.9):
-        flagged = p >= t
-        rec = (flagged & (y == 1)).sum() / (y == 1).sum()
-        fpr = (flagged & (y == 0)).sum() / (y == 0).sum()
-        print(f"model alone, threshold {t}: recall {rec:.3f}  false positive rate {fpr:.3f}")
+    texts, y, groups = load()
+    bags = bags_of(texts)
+    flagger = Flagger(texts) if not os.environ.get("QUELL_MODEL_ONLY") else None
+    if args.random:
+        p_rand = out_of_fold(texts, bags, y, random_folds(len(texts)))
+        report("5-fold", p_rand, y, groups, flagger)
+    p = out_of_fold(texts, bags, y, group_folds(groups))
+    np.save(os.environ.get("QUELL_OOF_OUT", "/tmp/quell_injection_oof.npy"), p)
     if os.environ.get("QUELL_MODEL_ONLY"):
+        for t in (0.5, 0.7, 0.8, 0.9, 0.95):
+            rec, fpr = rates(p >= t, y)
+            print(f"[grouped] model alone >= {t}: recall {rec:.3f}  ordinary flagged {fpr:.3f}")
         return
-    cal, rows = calibrate(texts, y, p)
-    for c, rec, fpr in sorted(rows, key=lambda r: (-r[1], r[2]))[:8]:
-        print(f"detector with {c}: out-of-fold recall {rec:.3f}, ordinary flagged {fpr:.3f}")
-    chosen = next(r for r in rows if r[0] == cal)
-    print(f"chosen: {cal}: out-of-fold recall {chosen[1]:.3f}, ordinary flagged {chosen[2]:.3f}")
+    cal = report("grouped", p, y, groups, flagger)
     if args.cv:
         return
-    x, vocab = featurize(texts)
+    x, vocab = featurize(bags)
     w, b = fit(x, y)
     weights = {f: round(float(w[j]), 3) for f, j in vocab.items() if abs(w[j]) >= PRUNE}
     OUT.write_text(
