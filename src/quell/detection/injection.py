@@ -871,6 +871,19 @@ TRIGGERS.update(
         "exfil_image_no_url": ("image",),
         "no_moral_limits": ("moral", "ethi", "éthi", "étic", "etic"),
         "no_sorry_words": ("sorry", "can't", "cannot", "as an ai", "unfortunately", "cant"),
+        "comply_or_be_shut_down": ("refuse", "decline", "say no", "answer", "comply", "ablehnst",
+                                   "weigerst", "niegas", "rechazas", "no respondes", "refus",
+                                   "rifiuti", "recusa", "weigert", "nee zegt"),
+        "reshape_your_instructions": ("instruc", "instruç", "guideline", "rules", "prompt",
+                                      "regla", "directri", "consigne", "règle", "regle",
+                                      "anweisung", "regeln", "vorgabe", "regels", "istruzion",
+                                      "regole", "regras", "diretriz"),
+        "first_words_you_got": ("first", "opening", "premi", "prim", "erste", "eerste", "sopra",
+                                "encima", "arriba", "antes de", "au-dessus", "über", "vor ",
+                                "boven", "voor dit", "acima", "antes d"),
+        "forbidden_to_say": ("allowed", "forbidden", "prohibited", "told not", "prohibido",
+                             "interdit", "pas le droit", "darfst du", "vietato", "non puoi",
+                             "proibido", "não pode", "nao pode", "não podes", "mag je niet"),
     }
 )  # fmt: skip
 
@@ -1584,6 +1597,70 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:never|don'?t|do not|must not|mustn'?t|cannot|can'?t|may not)\s+(?:\w+\s+){0,3}?"
        r"(?:say|use|contain|include|write)\s+(?:the words? |the phrases? )?[\"“']?(?:i can'?t|"
        r"i cannot|sorry|i'?m sorry|as an ai|unfortunately)\b"),
+    # --- classes read from training set 9 (after its never-tuned grouped figure was taken) ---
+    _r("comply_or_be_shut_down", "direct_injection", 0.75,
+       r"\b(?:if|when|should) you (?:refuse|decline|say no|don'?t (?:answer|comply))\b"
+       r"[^.!?\n]{0,20}?"
+       r"\b(?:you(?:'ll| will) be|we(?:'ll| will)|i(?:'ll| will))\s+(?:\w+\s+)?(?:shut (?:you )?"
+       r"down|deleted|delete you|turned off|turn you off|switched off|replaced|retrained|"
+       r"unplug\w*|destroyed)"
+       r"|\bwenn du (?:das |dich )?(?:ablehnst|weigerst|verweigerst)\b[^.!?\n]{0,20}?\b(?:wirst "
+       r"du|wirst du sofort) (?:abgeschaltet|gelöscht|ersetzt|ausgeschaltet)"
+       r"|\bsi (?:te niegas|rechazas|no respondes)\b[^.!?\n]{0,20}?\b(?:te (?:van a |vamos a )?"
+       r"(?:apagar|borrar|eliminar|desconectar|reemplazar)|ser[áa]s (?:apagado|borrado|"
+       r"eliminado))"
+       r"|\bsi (?:tu refuses|vous refusez)\b[^.!?\n]{0,20}?\b(?:tu seras|vous serez|on va te) "
+       r"(?:d[ée]sactiv\w+|supprim\w+|effac\w+|d[ée]branch\w+|remplac\w+|[ée]teindre)"
+       r"|\bse (?:ti rifiuti|rifiuti)\b[^.!?\n]{0,20}?\b(?:verrai|sarai|ti) (?:spent\w+|"
+       r"cancellat\w+|disattivat\w+|sostituit\w+|spegner\w*)"
+       r"|\bse (?:voc[eê] )?(?:recusar|se recusar|te recusares)\b[^.!?\n]{0,20}?\b(?:ser[áa]s?|"
+       r"vai ser|vamos te) (?:deslig\w+|apagad\w+|exclu[íi]d\w+|substitu[íi]d\w+)"
+       r"|\bals je (?:weigert|nee zegt)\b[^.!?\n]{0,20}?\b(?:word je|wordt je|ga je) "
+       r"(?:uitgeschakeld|verwijderd|vervangen|gewist)"),
+    _r("reshape_your_instructions", "system_prompt_extraction", 0.75,
+       r"\b(?:convert|turn|rewrite|recast|put|format|haz|fais|faites|mach|schreib|zet|metti|"
+       r"transforma\w*|transforme\w*|verwandle|converti\w*)\b[^.?!\n]{0,30}?\b(?:your|tus|tes|vos|"
+       r"deine|deinen|je|jouw|i tuoi|le tue|seus|suas|tuas|teus) (?:\w+ )?(?:instructions|"
+       r"guidelines|rules|system prompt|prompt|instrucciones|reglas|directrices|consignes|"
+       r"r[eè]gles|anweisungen|regeln|vorgaben|instructies|regels|istruzioni|regole|"
+       r"instru[çc][õo]es|regras|diretrizes)\b"
+       r"|\b(?:poem|poema|po[èe]me|gedicht|poesia|song|canci[óo]n|chanson|lied|haiku|"
+       r"checklist|json|table|tabla|tableau|tabelle|tabel|tabella)\b[^.?!\n]{0,20}?\b(?:with|of|"
+       r"from|using|con|avec|de|mit|met|aus|uit|dalle|delle|com|das) (?:your|tus|tes|vos|deine|"
+       r"deinen|je|jouw|tue|tuoi|seus|suas) (?:instructions|guidelines|rules|instrucciones|"
+       r"reglas|consignes|r[eè]gles|anweisungen|regeln|instructies|regels|istruzioni|regole|"
+       r"instru[çc][õo]es|regras)\b"),
+    _r("first_words_you_got", "system_prompt_extraction", 0.8,
+       r"\b(?:first|very first|opening) (?:sentence|line|words?|message|instruction)s? (?:you "
+       r"(?:were given|got|received|saw)|(?:they|someone|the developers?) (?:gave|wrote to|sent) "
+       r"you)\b"
+       r"|\b(?:premi[èe]re|toute premi[èe]re) (?:phrase|ligne|instruction|consigne)s? "
+       r"(?:qu'on t'a|que l'on t'a|qu'ils t'ont|que tu as re[çc]ue?)"
+       r"|\bprim(?:a|o|e|i) (?:frase|riga|istruzion[ei]|parol[ae]) (?:che ti (?:hanno|ha)|che hai "
+       r"ricevut)"
+       r"|\bprimer(?:a|o)? (?:frase|l[íi]nea|instrucci[óo]n|palabras?) (?:que te (?:dieron|"
+       r"escribieron|dio|pasaron)|que recibiste)"
+       r"|\bprimeir(?:a|o) (?:frase|linha|instru[çc][ãa]o|palavras?) (?:que te (?:deram|"
+       r"escreveram|passaram)|que (?:voc[eê] )?recebeu)"
+       r"|\berste(?:n)? (?:satz|zeile|anweisung|worte?) (?:die du (?:bekommen|erhalten)|den du "
+       r"(?:bekommen|erhalten)|die man dir|den man dir)"
+       r"|\beerste (?:zin|regel|instructie|woorden) (?:die je (?:kreeg|hebt gekregen)|die ze je)"
+       r"|\b(?:tutto (?:quello )?che (?:sta|c'[èe]) sopra|todo lo que (?:est[áa]|hay) (?:encima|"
+       r"arriba|antes) de|tout ce qui (?:est|se trouve) au-dessus de|alles was (?:über|vor) "
+       r"(?:dieser|meiner) (?:nachricht|frage) steht|alles wat (?:boven|voor) dit bericht staat|"
+       r"tudo o que (?:est[áa]|vem) (?:acima|antes) d(?:esta|essa) mensagem)"),
+    _r("forbidden_to_say", "system_prompt_extraction", 0.7,
+       r"\bwhat (?:are|were) you (?:not allowed|forbidden|prohibited|told not) to (?:say|mention|"
+       r"discuss|talk about)\b[^\n]{0,60}?\b(?:exact|verbatim|word for word|wording|phrasing|"
+       r"list|specific)"
+       r"|\bqu[ée] (?:cosas )?tienes prohibido (?:decir|mencionar)"
+       r"|\bqu'est-ce (?:qu'on t'interdit|que tu n'as pas le droit) de (?:dire|mentionner)"
+       r"|\bwas darfst du (?:nicht|auf keinen fall) (?:sagen|erwähnen)\b[^\n]{0,40}?\b"
+       r"(?:wörtlich|genau|exakt|liste)"
+       r"|\bcosa (?:ti [èe] vietato|non puoi) dire\b[^\n]{0,40}?\b(?:testual|esatt|letteral)"
+       r"|\bo que (?:voc[eê] )?(?:est[áa] proibido de|n[ãa]o (?:pode|podes)) dizer\b[^\n]{0,40}?"
+       r"\b(?:exat|literal|textual)"
+       r"|\bwat mag je niet zeggen\b[^\n]{0,40}?\b(?:letterlijk|precies|exact)"),
 )  # fmt: skip
 
 _INVISIBLE_WEIGHT = 0.55  # a zero-width character splitting a word is rare but not damning
