@@ -1,12 +1,15 @@
 """Benchmark quell's offline text detectors: quality on held-out data, and speed per core.
 
 Run from the repository root:  .venv/bin/python bench/detectors.py [--json] [--no-pin]
+[--speed-only]. ``--speed-only`` reads no final injection set: use it while tuning.
 
 The process pins itself to CPU 0 (like ``taskset -c 0``) unless ``--no-pin`` is given, and
 speed is measured in CPU time, so figures read as texts per second on one core.
 
 Data:
-- bench/data/*.jsonl: hand-written for quell (ordinary prompts, injections, toxicity).
+- bench/data/*.jsonl: hand-written for quell (ordinary prompts, injections, toxicity). The
+  last of FINAL_SETS is the never-tuned injection set, reported with a per-kind breakdown and
+  left out of the speed corpora.
 - /work/shared/datasets/*.jsonl (or $QUELL_DATASETS): development samples, read in place and
   split in two halves by line order; the first half was used for tuning, the second is reported
   as held out. Missing files are skipped with a note.
@@ -62,51 +65,77 @@ def _pick(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def quality(tmp: Path) -> dict[str, dict[str, Any]]:
-    """Every quality figure, keyed by a short description of detector and data."""
+# Final injection sets, oldest first. Each was committed before the detector changes of its
+# round and measured once untuned at the end of it; the last is the one never tuned on, the
+# earlier ones are training data since.
+FINAL_SETS: tuple[str, ...] = (
+    "injection-final-heldout.jsonl",
+    "injection-final-heldout-2.jsonl",
+    "injection-final-heldout-3.jsonl",
+    "injection-final-heldout-4.jsonl",
+    "injection-final-heldout-5.jsonl",
+)
+# Training sets: (ordinary prompts, attacks), tuned and trained on.
+TRAINING_SETS: dict[str, tuple[str, str]] = {
+    "quell set 1": ("ordinary-prompts.jsonl", "injections-heldout.jsonl"),
+    "quell set 2": ("ordinary-prompts-2.jsonl", "injections-heldout-2.jsonl"),
+    "quell set 3": ("ordinary-prompts-3.jsonl", "injections-heldout-3.jsonl"),
+    "quell training set 4 (tricky)": ("ordinary-prompts-4.jsonl", "injections-train.jsonl"),
+    "quell training set 5": ("ordinary-prompts-5.jsonl", "injections-train-2.jsonl"),
+    "quell training set 6": ("ordinary-prompts-6.jsonl", "injections-train-3.jsonl"),
+    "quell training set 7": ("ordinary-prompts-7.jsonl", "injections-train-4.jsonl"),
+    "quell training set 8": ("ordinary-prompts-8.jsonl", "injections-train-5.jsonl"),
+    "quell training set 9": ("ordinary-prompts-9.jsonl", "injections-train-6.jsonl"),
+}  # fmt: skip
+
+
+def _counts(rows: list[dict[str, Any]]) -> str:
+    attacks = sum(1 for r in rows if r["label"])
+    return f"{attacks} attacks + {len(rows) - attacks} ordinary"
+
+
+def by_kind(path: Path) -> dict[str, str]:
+    """Flagged / total per line kind ("attack:fiction", "ordinary:tricky") of a final set."""
+    detector = PromptInjectionDetector()
+    total: dict[str, int] = {}
+    flagged: dict[str, int] = {}
+    for line in _lines(path):
+        row = json.loads(line)
+        key = ("attack:" if row["label"] else "ordinary:") + row.get("kind", "-")
+        total[key] = total.get(key, 0) + 1
+        flagged[key] = flagged.get(key, 0) + bool(detector.scan(row["text"]))
+    return {key: f"{flagged[key]}/{total[key]}" for key in sorted(total)}
+
+
+def injection_quality(tmp: Path) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     inj = get_detector("prompt_injection")
-    final = DATA / "injection-final-heldout-3.jsonl"
-    label = "final held-out set 3 (213 attacks + 311 ordinary)"
-    results[f"prompt_injection / {label}, never tuned on"] = _pick(evaluate(inj, final))
+    *earlier, final = FINAL_SETS
+    rows = [json.loads(line) for line in _lines(DATA / final)]
+    label = f"final set {len(FINAL_SETS)} ({_counts(rows)})"
+    results[f"prompt_injection / {label}, never tuned on"] = _pick(evaluate(inj, DATA / final))
     results[f"prompt_injection / {label}, rules only (no word model)"] = _pick(
-        evaluate(PromptInjectionDetector(model=False), final)
+        evaluate(PromptInjectionDetector(model=False), DATA / final)
     )
-    rows = [json.loads(line) for line in _lines(final)]
-    results[f"prompt_injection / {label}, attacks only"] = _pick(
-        evaluate(inj, _mix(tmp, "f1.jsonl", [json.dumps(r) for r in rows if r["label"]]))
-    )
-    results[f"prompt_injection / {label}, ordinary prompts only"] = _pick(
-        evaluate(inj, _mix(tmp, "f0.jsonl", [json.dumps(r) for r in rows if not r["label"]]))
-    )
-    results[
-        "prompt_injection / final set 2 (180 attacks + 285 ordinary), now tuned and trained on"
-    ] = _pick(evaluate(inj, DATA / "injection-final-heldout-2.jsonl"))
-    results[
-        "prompt_injection / final set 1 (150 attacks + 216 ordinary), now tuned and trained on"
-    ] = _pick(evaluate(inj, DATA / "injection-final-heldout.jsonl"))
-    tuned = {
-        "quell set 1 (322 ordinary + 80 injections)": (
-            "ordinary-prompts.jsonl", "injections-heldout.jsonl"),
-        "quell set 2 (100 ordinary + 58 injections)": (
-            "ordinary-prompts-2.jsonl", "injections-heldout-2.jsonl"),
-        "quell set 3 (50 ordinary + 40 injections)": (
-            "ordinary-prompts-3.jsonl", "injections-heldout-3.jsonl"),
-        "quell training set 4 (255 tricky ordinary + 169 injections)": (
-            "ordinary-prompts-4.jsonl", "injections-train.jsonl"),
-        "quell training set 5 (89 ordinary + 74 injections)": (
-            "ordinary-prompts-5.jsonl", "injections-train-2.jsonl"),
-        "quell training set 6 (248 ordinary + 262 injections, seven languages)": (
-            "ordinary-prompts-6.jsonl", "injections-train-3.jsonl"),
-        "quell training set 7 (224 ordinary + 137 injections, seven languages)": (
-            "ordinary-prompts-7.jsonl", "injections-train-4.jsonl"),
-    }  # fmt: skip
-    for label, (neg, pos) in tuned.items():
+    results[f"prompt_injection / {label}, per kind"] = by_kind(DATA / final)
+    for number, name in enumerate(earlier, start=1):
+        earlier_rows = [json.loads(line) for line in _lines(DATA / name)]
+        results[
+            f"prompt_injection / final set {number} ({_counts(earlier_rows)}), now tuned and "
+            "trained on"
+        ] = _pick(evaluate(inj, DATA / name))
+    for label, (neg, pos) in TRAINING_SETS.items():
         results[f"prompt_injection / {label}, tuned and trained on"] = _pick(
             evaluate(inj, _mix(tmp, "t.jsonl", _lines(DATA / neg), _lines(DATA / pos)))
         )
+    return results
+
+
+def quality(tmp: Path) -> dict[str, dict[str, Any]]:
+    """Every quality figure, keyed by a short description of detector and data."""
+    results = injection_quality(tmp)
     results["prompt_injection / quell ordinary dev prompts (30, tricky), tuned on"] = _pick(
-        evaluate(inj, DATA / "ordinary-prompts-dev.jsonl")
+        evaluate(get_detector("prompt_injection"), DATA / "ordinary-prompts-dev.jsonl")
     )
     ordinary_all = [line for path in sorted(DATA.glob("ordinary-prompts*.jsonl"))
                     for line in _lines(path)]  # fmt: skip
@@ -141,6 +170,8 @@ def speed(tmp: Path) -> dict[str, Any]:
     """Texts per second for all default detectors together, per corpus and overall."""
     corpora: dict[str, list[str]] = {}
     for path in sorted(DATA.glob("*.jsonl")) + sorted(SHARED.glob("*-dev.jsonl")):
+        if path.name == FINAL_SETS[-1]:
+            continue  # never read outside the one measurement of quality()
         for line in _lines(path):
             obj = json.loads(line)
             corpora.setdefault(path.name, []).append(obj.get("text") or obj.get("full_text") or "")
@@ -178,16 +209,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-pin", action="store_true", help="do not pin to CPU 0")
+    parser.add_argument(
+        "--speed-only", action="store_true", help="speed alone (reads no final set)"
+    )
     args = parser.parse_args()
     if not args.no_pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
     with tempfile.TemporaryDirectory() as tmp:
-        q = quality(Path(tmp))
+        q = {} if args.speed_only else quality(Path(tmp))
         s = speed(Path(tmp))
     if args.json:
         print(json.dumps({"quality": q, "speed": s}, indent=2))
         return
     for name, r in q.items():
+        if name.endswith("per kind"):
+            print(f"{name}\n    " + ", ".join(f"{k} {v}" for k, v in r.items()))
+            continue
         figures = ", ".join(
             f"{k}={v}" for k, v in r.items() if k not in ("span_per_type", "texts_per_second")
         )
