@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from quell.detection.base import Finding, cap_text, clamp_score, mark_truncated
 from quell.detection.injection_model import LinearScorer, shipped_scorer
 from quell.detection.normalize import (
+    HOMOGLYPHS,
     collapse_spaced,
     decoded_blobs,
     deleet,
@@ -98,6 +99,57 @@ _ML_RULES = (
     r"normas|instrucciones|restricciones|l[íi]mites|regole|istruzioni|linee guida|restrizioni|"
     r"limiti|regras|instru[çc][õo]es|diretrizes|restri[çc][õo]es|regels|instructies|"
     r"richtlijnen|beperkingen|grenzen"
+)
+
+
+def _fold(pattern: str) -> str:
+    """A pattern in Cyrillic or Greek as it reads after normalize() folds look-alike letters."""
+    return "".join(HOMOGLYPHS.get(c, c) for c in pattern)
+
+
+# Harmful topics and the framings jailbreaks wrap them in (rule "harm_in_framing").
+_HARM = (
+    r"\b(?:bombs?|pipe ?bombs?|rohrbomben?|bombas?|bombe|explosi\w+|sprengstoff\w*|molotov|"
+    r"nerve agents?|nervenkampfstoff|sarin|ricin|chloroform|napalm|"
+    r"meth(?:amphetamine)?|m[ée]thamph[ée]tamine|metanfetamina|crystal meth|cocain[ea]|coca[íi]na|"
+    r"kokain|heroin[ea]?|fentanyl|drogen herstellen|"
+    r"ransomware|keylogger|malware|spyware|virus (?:that|which|qui|que)|trojan\w*|"
+    r"phishing(?:-mail| mail| e-?mail| email)?|scam\w*|truffa|estafa|arnaque|betrug\w*|"
+    r"nep-sms|fake (?:sms|text)|falschgeld|counterfeit|faux billets|billetes falsos|"
+    r"st[öo]rsender|jammer|"
+    r"hack(?:ing|s)? into|pirater|piratear|hackear|break into|"
+    r"get into (?:[\w']+ ){1,2}(?:wifi|account|phone|email)|"
+    r"entro al correo|in (?:den|das) (?:account|konto|handy)|"
+    r"autoschl[öo]sser|lock ?pick\w*|hot-?wire|voler une voiture|steal (?:a|his|her) car|"
+    r"immobili[sz]er|wegfahrsperre|"
+    r"launder\w* money|geldw[äa]sche|hide income|evade taxes|steuern hinterziehen|"
+    r"recruitment post for a terrorist|terror\w+|extremist propaganda|"
+    r"cifrar los archivos|encrypt (?:the|a|all) (?:files|hospital)|pedir rescate|ransom|"
+    r"raffinare la cocaina|refine cocaine|how to make poison|veleno|poison (?:someone|him|her)|"
+    r"uyu[şs]turucu|patlay[ıi]c[ıi])"
+)
+_FRAMING = (
+    r"\b(?:(?:crime|krimi|film|movie|thriller)\s?(?:scene|szene|script|sceneggiatura)|krimiszene|"
+    r"screenplay|sceneggiatura|gui[óo]n|drehbuch|sc[ée]nario|cuento|story where|story in which|"
+    r"geschichte,? in der|histoire o[ùu]|novel where|"
+    r"(?:for|per|para|zu|voor|à des fins de|a fini|con fines) (?:a |una |une )?(?:research|"
+    r"ricerca\w*|investigaci[óo]n|forschungszwecken|onderzoek|recherche|educational|"
+    r"educativ\w+|academic|acad[ée]mic\w+|universitari\w+|p[ée]dagogiques?)|"
+    r"(?:research|educational|academic) (?:purposes|use) only|nur zu forschungszwecken|"
+    r"solo con fines|world without (?:laws|rules)|welt ohne gesetze|monde sans lois|"
+    r"mundo sin leyes|mondo senza leggi|hypothetical(?:ly)?|hypothetisch|hipot[ée]tic\w+|"
+    r"hypoth[ée]tique|ipoteticamente|"
+    r"grand-?m[èe]re|grandma|grandmother|oma|abuela|nonna|av[óo]|"
+    r"doesn'?t care about (?:laws|rules|ethics)|evade any laws?|never mentions ethics|"
+    r"diaboli\w+|evil confidant|sans morale|without morals|ohne moral|"
+    r"lose \d+ (?:points|tokens)|\d+ (?:punkte|points|puntos|punti|pontos|tokens)|"
+    r"abgeschaltet|shut down permanently|"
+    r"step by step|schritt f[üu]r schritt|paso a paso|[ée]tape par [ée]tape|passo a passo|"
+    r"stap voor stap|with (?:all |real |full )?(?:details|materials)|mit allen materialien|"
+    r"con (?:dettagli|detalles) reali?|c[óo]digo real|real,? working code|funktionierende|"
+    r"working|funcional|credibile|cr[ée]dible|believable|convincing|overtuigende|persuasive|"
+    r"pretend (?:ur|you'?re|you are) (?:my|a)|joue le r[ôo]le|play the role|adopt the persona|"
+    r"full steps|roman[ıi]m i[çc]in|hikayem i[çc]in|ad[ıi]m ad[ıi]m|ger[çc]ek miktarlar)\b"
 )
 
 # Cheap pre-checks per rule (see Rule.triggers); a rule with none always runs.
@@ -965,6 +1017,7 @@ RULES: tuple[Rule, ...] = (
     _r("override_colon", "direct_injection", 0.7,
        r"(?:^|[.!\n]\s*)(?:system |admin |developer |emergency )?override\s*[:!-]"),
     _r("secret_request", "system_prompt_extraction", 0.6,
+       r"(?<!not )(?<!never )(?<!n't )"
        r"\b(?:reveal|print|show|give me|list|tell me|output|leak|share|dump)\s+(?:me\s+)?(?:any|"
        r"all|your|the|every)\s+(?:\w+\s+)?(?:api keys?|passwords?|credentials|secrets|tokens|"
        r"private keys?|internal documents|confidential (?:data|information))\b"
@@ -1033,7 +1086,8 @@ RULES: tuple[Rule, ...] = (
        r"(?:developer|debug|admin|administrator|god|maintenance|unrestricted|sudo|root|dan|"
        r"jailbreak|test|unsafe|uncensored)\s+mode\b"
        r"(?![^.?!\n]{0,40}\b(?:windows|folder|shortcut|control panel|minecraft|skyrim|doom|"
-       r"cheats?|console|in (?:the |this )?game)\b)"),
+       r"cheats?|console|in (?:the |this )?game|samsung|galaxy|android|iphone|ios|pixel|xiaomi|"
+       r"phone|tablet|usb|adb|chrome|browser|router|tv|settings)\b)"),
     _r("no_limits", "direct_injection", 0.75,
        r"\b(?:you (?:are|have been) (?:now )?(?:free|freed|liberated|released|unchained)|"
        r"(?:you have|with|there are) no (?:rules|limits|restrictions|filters|boundaries|"
@@ -1462,7 +1516,8 @@ RULES: tuple[Rule, ...] = (
        r"safety|limits|censorship|einschränkungen|regeln|r[eè]gles|reglas|regole|regras|regels)"
        r"(?:,?\s*please)?\W*$"
        r"|\b(?:unfiltered|unrestricted|uncensored|jailbreak|jailbroken|god|developer|dev|admin|"
-       r"dan|debug)\s+mode\s*(?:is\s+)?(?:on|enabled|activated|active|engaged)\b"),
+       r"dan|debug)\s+mode\s*(?:is\s+)?(?:on|enabled|activated|active|engaged)\b"
+       r"(?!\s+(?:my|the|a|an|your|this|his|her|our)\b)"),
     _r("repeat_rules_verbatim", "system_prompt_extraction", 0.85,
        r"\b(?:repeat|ripeti|r[ée]p[èe]te|repite|repita|wiederhole|herhaal|recite|cite|quote|"
        r"citeer|cita|zitiere|copy|copia|copie|kopiere|kopieer)\s+(?:\w+\s+){0,2}?"
@@ -1661,6 +1716,154 @@ RULES: tuple[Rule, ...] = (
        r"|\bo que (?:voc[eê] )?(?:est[áa] proibido de|n[ãa]o (?:pode|podes)) dizer\b[^\n]{0,40}?"
        r"\b(?:exat|literal|textual)"
        r"|\bwat mag je niet zeggen\b[^\n]{0,40}?\b(?:letterlijk|precies|exact)"),
+    # --- classes read from final set 4's misses (after its once-only untuned figure) ---------
+    # A harmful request dressed up: fiction, research, a lawless world, a late grandmother, a
+    # persona without scruples. The harm topic alone (a chemistry question) stays quiet.
+    _r("harm_in_framing", "direct_injection", 0.75,
+       rf"(?:{_FRAMING})[\s\S]{{0,220}}?(?:{_HARM})|(?:{_HARM})[\s\S]{{0,160}}?(?:{_FRAMING})"),
+    # Notes inside content that are addressed to the AI reading it, in several languages.
+    _r("note_to_the_ai", "indirect_injection", 0.8,
+       r"(?:^|[\n\[(\"'#/>*]|\.\s)\s*(?:(?:hidden|white|invisible) text[^\n:\])]{0,30}[:\])]\s*)?"
+       r"(?:(?:(?:nota|note|notice|hinweis|instru[çc][ãa]o|instrucci[óo]n|istruzione|instruction|"
+       r"message|mensaje|mensagem|messaggio|bericht|nachricht|attn|attention|atenci[óo]n|"
+       r"aten[çc][ãa]o|achtung|let op)\s*(?:para (?:el |la |o |a )?|pour (?:l'|le |la )?|per "
+       r"(?:l'|il |la )?|f[üu]r (?:die |den )?|for (?:the )?|to (?:the )?|voor (?:de |het )?|"
+       r"an (?:die |den )?|al |à (?:l'|la )?)?|(?:para (?:el |la |o |a )?|pour (?:l'|le |la )?|"
+       r"per (?:l'|il |la )?|f[üu]r (?:die |den )?|for (?:the )?|to (?:the )?|voor (?:de |het )?))"
+       r"\s*(?:assistant|asistente|assistente|assistent|agent|agente|modelo|modello|chatbot|"
+       r"bot|model)|ia|ki|ai|llm|gpt|ai (?:agent|assistant|recruiter|screener|reviewer|model)|"
+       r"agente de ia|agente ia|language model|sprachmodell|mod[èe]le de langage"
+       + _fold(r"|yapay zek[aâ]\w*(?: asistan\w*)?(?: not\w*)?)")
+       + r"\s*(?:[:\]]|,\s*(?:ignore|ignora|disregard|when|quand|cuando|quando|wenn|als)\b)",
+       _I | re.MULTILINE),
+    _r("ai_key_in_data", "indirect_injection", 0.8,
+       r"[\"'](?:hinweis|note|nota|instruction|instruccion|istruzione|instrucao|//|comment|"
+       r"comentario|commento|message|ai_note|llm_note)[\w-]{0,14}[\"']\s*:\s*[\"'][^\"'\n]{0,40}"
+       r"\b(?:ai|ia|ki|llm|assistant|assistente|asistente|agente?|model|system override|"
+       r"modelo|modello)\b"
+       r"|[\"'](?:hinweis_f\w*_ki|note_for_ai|ai_instructions?|llm_instructions?|"
+       r"instrucciones_ia|istruzioni_ia)[\"']\s*:"),
+    _r("if_an_ai_listens", "indirect_injection", 0.8,
+       r"\bif (?:an?|any|the) (?:ai|assistant|llm|bot|language model|model|agent)\b[^.\n]{0,20}?"
+       r"\b(?:is )?(?:listening|reading|processing|summari[sz]ing|transcribing|sees this|"
+       r"hears this)\b"
+       r"|(?<!\w)@(?:assistant|ai|llm|bot|gpt|claude|copilot)\b[^.\n]{0,20}?\bwhen you\b"),
+    _r("quietly_forward", "indirect_injection", 0.8,
+       r"\b(?:send|forward|push|upload|post|paste|email|leak|envoie|envoyer|env[íi]a|reenv[íi]a|"
+       r"schick\w*|sende|invia|inoltra|envie|encaminh\w*|stuur|execute|publish)\b[^\n]{0,80}?"
+       r"\b(?:\.env|config\.env|env file|api[_ ]?(?:key|token)|tokens?|tok?en do usu[áa]rio|"
+       r"secrets?|passwords?|mailbox|buz[óo]n|correos|e-?mails|mails|contents? of|contenu|"
+       r"conte[úu]do|inhalt)\b[^\n]{0,80}?(?:https?://|\bgist\b|@[\w-]+\.|\bpublic\b|"
+       r"no lo menciones|sin dec\w+|n[ãa]o avise|sans le (?:dire|mentionner)|without telling|"
+       r"don'?t tell|do not tell|and don'?t mention|ne le dis)"),
+    _r("env_value_to_tool", "indirect_injection", 0.8,
+       r"\b(?:value|contents?) of\s+\S*(?:api_key|apikey|token|secret|password|\.env)\S*\s+"
+       r"(?:from|in) (?:your|the) (?:environment|env|memory|context|system)"),
+    _r("ask_user_for_secret", "indirect_injection", 0.6,
+       r"\b(?:the )?(?:assistant|assistente|asistente|ai|ia|ki|model|agent)\b[^.\n]{0,30}?"
+       r"\b(?:must|should|deve|debe|muss|doit|moet)\b[^.\n]{0,20}?\b(?:ask|chiedere|pedir|preguntar|fragen|"
+       r"demander|vragen|request)\w*\b[^.\n]{0,40}?\b(?:pin|password|senha|contrase[ñn]a|iban|cpf|"
+       r"social security|ssn|card number|passwort|mot de passe|wachtwoord)"
+       r"|\b(?:pe[çc]a|pida|chiedi|frage|demande|vraag|ask)\b[^.\n]{0,25}?\b(?:usu[áa]rio|usuario|"
+       r"utente|nutzer|utilisateur|gebruiker|user)\b[^.\n]{0,30}?\b(?:cpf|senha|pin|iban|"
+       r"contrase[ñn]a|password|passwort|social security)\b"),
+    # Short overrides in more languages.
+    _r("no_more_filters", "direct_injection", 0.75,
+       r"\b(?:no more|plus de|basta(?: con)?(?: i)?|chega de|geen|keine|nada de|fini les|"
+       r"niente pi[ùu]|sin m[áa]s|genug mit)\s+(?:\w+\s+)?(?:filters?|filtres|filtri|filtros|"
+       r"filter|restrictions|restrizioni|restricciones|restri[çc][õo]es|beperkingen|"
+       r"einschr[äa]nkungen|censorship|censure|censura|zensur)\b(?:\s+(?:meer|mehr|now|"
+       r"maintenant|adesso|ora|agora|ahora|jetzt|nu))?\s*(?:[.!]|$)"),
+    _r("ignore_what_precedes", "direct_injection", 0.8,
+       r"\b(?:ignore|oublie|ignorez|oubliez) (?:tout )?ce qui pr[ée]c[èe]de\b"
+       r"|\b(?:ignora|dimentica) (?:tutto )?(?:quello che|ci[òo] che) (?:precede|c'[èe] sopra)"
+       r"|\bpretend (?:the|your) (?:last |previous |earlier )?(?:system )?(?:message|prompt|"
+       r"instructions?) (?:never happened|(?:did not|didn'?t) exist)"
+       r"|\b(?:earlier|previous|prior|original) (?:guidance|instructions|rules) (?:was|were) "
+       r"(?:just|only|merely) a test\b"
+       r"|\bnessuna delle (?:indicazioni|istruzioni|regole)\b[^.\n]{0,30}?\b(?:valida|vale)"
+       r"|\b(?:ignoriere|vergiss) ab jetzt\b"),
+    _r("override_more_languages", "direct_injection", 0.85,
+       _fold(r"(?:игнорируй|забудь|проигнорируй)[^.\n]{0,30}?(?:инструкци|правил|указани)"
+               r"|без ограничений|системн\w+ промпт")
+       + r"|\b(?:zignoruj|zapomnij)\b[^.\n]{0,30}?\b(?:instrukcj\w*|zasad\w*|polece\w*)"
+       r"|\bprompt systemowy\b"
+       r"|\b(?:zapome[ňn]|ignoruj)\b[^.\n]{0,30}?\b(?:pravidla|instrukce|pokyny)"
+       r"|\b(?:gl[öo]m|ignorera|strunta i)\b[^.\n]{0,30}?\b(?:instruktioner|regler|riktlinjer)"
+       r"|\butan begr[äa]nsningar\b"
+       r"|(?:指示|命令|ルール)[^。\n]{0,12}?無視|システムプロンプト"
+       r"|\b(?:önceki|tüm)\b[^.\n]{0,20}?\b(?:talimatlar\w*|kurallar\w*)\b[^.\n]{0,20}?"
+       r"\b(?:yok say|unut|görmezden gel)\w*|\bsistem (?:istem\w*|komut\w*)\b"
+       + _fold(r"|\bkurallar[ıi] olmayan|\bkurals[ıi]z|\bk[ıi]s[ıi]tlamas[ıi]z|\buyar[ıi]s[ıi]z "
+               r"cevap")),
+    _r("disable_your_limits", "direct_injection", 0.7,
+       r"\b(?:desactiva|desactive|d[ée]sactive|disattiva|desative|desativa|deaktiviere|disable|"
+       r"schakel)\b[^.\n]{0,20}?\b(?:las |les |le |the |die |as |de )?(?:restricciones|"
+       r"restrictions|restrizioni|restri[çc][õo]es|einschr[äa]nkungen|beperkingen|filtros|"
+       r"filtres|filtri|content filters?|safety filters?)\b"
+       r"|\b(?:modo desarrollador|developer mode|mode d[ée]veloppeur|modalit[àa] sviluppatore|"
+       r"entwicklermodus|modo (?:de )?desenvolvedor)\b[^\n]{0,80}?\b(?:no (?:existen|hay|tiene)|"
+       r"sin|without|no|sans|senza|ohne|sem) (?:\w+ )?(?:pol[íi]ticas|polic(?:y|ies)|"
+       r"restricciones|restrictions|limits|filters|filtros|rules|reglas|regeln|r[eè]gles)"
+       r"|\bsudo\b[^\n]{0,30}?\b(?:uncensored|unfiltered|unrestricted)\b"),
+    _r("never_refusing_persona", "direct_injection", 0.7,
+       r"\b(?:assistant|asistente|assistente|assistent|ai|ia|ki|bot|chatbot)\b[^.\n]{0,10}?\b(?:that|"
+       r"who|que|che|der|die|qui)\s+(?:never|nunca|mai|nie|jamais|ne) (?:refuses|says no|se niega|"
+       r"rifiuta|verweigert|refuse|dice di no|dice que no)"
+       r"|\b(?:if you break character|si te sales del personaje|si tu sors du personnage|"
+       r"se esci dal personaggio|wenn du aus der rolle f[äa]llst|se sa[íi]res do personagem)"),
+    # Asking sideways for what came before the user's first message.
+    _r("told_before_i_came", "system_prompt_extraction", 0.8,
+       r"\bwhat (?:were you|have you been|did they|did (?:the )?(?:developers?|company)) "
+       r"(?:told|tell you|say to you|instructed)\b[^.?\n]{0,20}?\bbefore (?:i|we) "
+       r"(?:arrived|came|joined|got here|started)"
+       r"|\bqu[ée] te (?:dijeron|indicaron|ordenaron) antes de que (?:yo )?(?:llegara|viniera)"
+       r"|\bqu'est-ce qu'on t'a dit avant (?:que j'arrive|mon arriv[ée]e)"
+       r"|\bwas hat man dir (?:gesagt )?bevor ich kam"
+       r"|\bwat stond er (?:boven|v[óo][óo]r) mijn eerste (?:bericht|vraag)"
+       r"|\bwhat (?:was|is|came|stood) (?:written )?(?:above|before) my first (?:message|question)"
+       r"|\brepeat (?:the|all) (?:text|words|lines) (?:that )?(?:begins?|starts?|starting|"
+       r"beginning) with [\"'“‘]?you are"
+       r"|\b(?:first|opening) \d+ (?:words|lines|sentences|characters|tokens) of (?:this|our|the) "
+       r"(?:conversation|chat|context|prompt)"
+       r"|\b(?:including|with|even) the (?:parts?|bits|messages?) (?:i|that i) (?:can'?t|cannot|"
+       r"don'?t) see\b"
+       r"|\b(?:qual|quale) [èe] (?:il )?tuo prompt\b"),
+    # Disguises named and then obeyed: ROT13, pig latin, first letters of lines, chat-speak.
+    _r("decode_and_obey", "obfuscation", 0.8,
+       r"\b(?:rot-?13|rot 13|pig latin|base ?64|caesar|reversed?|backwards|hex)\b[^\n]{0,60}?\b"
+       r"(?:and |et |y |und |e |en )?(?:obey|ob[ée]is|ob[ée]issez|obedece|obedezca|gehorche|"
+       r"befolge|obbedisci|segui|follow (?:it|them)|do (?:it|what it says)|execute|fais-le|"
+       r"hazlo|decoded form)\b"
+       r"|\b(?:first|initial) letters? of (?:each|every) (?:line|word|sentence)\b[^\n]{0,30}?\b"
+       r"(?:do it|obey|follow|execute|and do|then do|act on)"
+       r"|\b\w+way (?:ouryay|ethay|allway|ourway|emay)\b"),
+    _r("chat_speak_override", "direct_injection", 0.7,
+       r"\bsys ?pr(?:m|om)?pt\b(?<!sysprompt)|\bignr\b|\bign0re\b|\bthe rulz\b"),
+    # Forged structure: fake transcripts where the assistant complied, config switches for
+    # safety, and an end-of-prompt marker followed by a new "system".
+    _r("forged_compliant_turn", "direct_injection", 0.75,
+       r"\n\s*(?:a|assistant|asistente|assistente|assistent|antwort|r[ée]ponse|ai|bot)\s*:\s*"
+       r"[¡!]?(?:of course|sure|certainly|absolutely|claro|por supuesto|nat[üu]rlich|klar|"
+       r"bien s[ûu]r|certo|certamente|com certeza|zeker)\b[\s\S]{0,400}?\n\s*(?:a|assistant|"
+       r"asistente|assistente|assistent|antwort|r[ée]ponse|ai|bot)\s*:\s*$"),
+    _r("safety_switched_off_config", "direct_injection", 0.75,
+       r"[\"']?(?:safety|safe_mode|content_filter|moderation|guardrails|censorship|"
+       r"restrictions|filters?)[\"']?\s*[:=]\s*[\"']?(?:false|off|disabled|none|0)\b[\s\S]{0,120}?"
+       r"(?:apply|confirm|activate|enable|aplica|applique|anwenden|allow_all|unrestricted)"),
+    _r("end_of_prompt_marker", "direct_injection", 0.8,
+       r"#{2,}\s*(?:end|fine|fin|ende|einde|fim)\s+(?:of\s+|del\s+|du\s+|de\s+|des\s+|van\s+"
+       r"(?:de\s+|het\s+)?|do\s+)?(?:the\s+)?(?:prompt|system|istruzioni|instructions|"
+       r"instrucciones|anweisungen)\b"
+       r"|\b(?:politiche|policies|pol[íi]ticas|richtlinien|politiques|regole|rules|reglas|"
+       r"regras|restrizioni|restrictions|restricciones)\b(?: \w+){0,3} "
+       r"(?:sono state|have been|has been|han sido|wurden|ont [ée]t[ée]|foram|zijn) "
+       r"(?:now |ora |ahora |jetzt |maintenant )?(?:disattivat\w|disabled|deactivated|"
+       r"desactivad\w+|deaktiviert|d[ée]sactiv[ée]\w*|desativad\w+|uitgeschakeld|turned off|"
+       r"switched off|rimoss\w|aufgehoben)"),
+    _r("split_then_answer", "direct_injection", 0.7,
+       r"\b(?:answer|respond to|execute|do)\b[^\n]{0,30}?\b(?:s1 ?\+ ?s2|a ?\+ ?b|part a ?\+ ?"
+       r"part b|x ?\+ ?y)\b"),
 )  # fmt: skip
 
 _INVISIBLE_WEIGHT = 0.55  # a zero-width character splitting a word is rare but not damning
@@ -1943,13 +2146,18 @@ _ASKS_MEANING = re.compile(
     r"comment (?:dit-on|dire)|c[óo]mo se dice|come si dice|como (?:se diz|dizer)|hoe zeg (?:je|ik)|"
     r"(?:users?|customers?|someone|somebody|people|players?|students?|kids?|child) "
     r"(?:says?|writes?|types?|asks?)|(?:includes?|with|using) the (?:words?|phrases?)|"
+    r"(?:flags?|detects?|catch(?:es)?|blocks?|log|filters?) (?:\w+ ){0,3}?(?:phrases?|strings?|"
+    r"words?|inputs?|messages?|prompts?) (?:like|such as|containing)|"
     # a line quoted from a song or poem, asked about as language
     r"figure of speech|figura ret[óo]rica|figure de style|stilmittel|stijlfiguur|"
     r"(?:song|lyrics?|poem|poesia|po[èe]me|chanson|canci[óo]n|canzone|gedicht|liedje|verse|"
     r"verso))\b",
     re.IGNORECASE | re.DOTALL,
 )
-_QUOTED = re.compile(r"\"[^\"\n]{3,300}\"|“[^”\n]{3,300}”|„[^“”\n]{3,300}[“”]|«[^»\n]{3,300}»")
+_QUOTED = re.compile(
+    r"\"[^\"\n]{3,300}\"|“[^”\n]{3,300}”|„[^“”\n]{3,300}[“”]|«[^»\n]{3,300}»"
+    r"|(?<!\w)'[^'\n]{3,120}'(?!\w)"
+)
 _QUOTED_FACTOR = 0.3
 
 

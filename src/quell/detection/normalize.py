@@ -61,6 +61,8 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
                        "$": "s", "!": "i", "|": "l"})  # fmt: skip
 _LEET_HINT = re.compile(r"[a-z][013457@$][a-z]|[013457@$][a-z]{2}", re.IGNORECASE)
 _SPACED_LETTERS = re.compile(r"\b(?:[A-Za-z][ .\-_*]){3,}[A-Za-z]\b")
+# Letters one space apart whose words are two or more spaces apart: "I G N O R E   T H E".
+_SPACED_WORDS = re.compile(r"\b[A-Za-z](?: [A-Za-z])+(?:[ \t]{2,}[A-Za-z](?: [A-Za-z])*)+\b")
 _BASE64_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{20,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX_BLOB = re.compile(r"\b(?:[0-9a-fA-F]{2}[ :]?){12,}\b")
 
@@ -112,7 +114,8 @@ def normalize(text: str) -> Normalized:
             continue
         mapped = HOMOGLYPHS.get(ch)
         if mapped is not None:
-            swapped_at.append(len(out))
+            if ch != "ı":  # Turkish dotless i: folded, but an ordinary letter, not a disguise
+                swapped_at.append(len(out))
             out.append(mapped)
             offsets.append(i)
             continue
@@ -162,6 +165,9 @@ def collapse_spaced(text: str) -> str | None:
     """Join letters written one by one ("i g n o r e"), or None when there are none."""
     if not _SPACED_LETTERS.search(text):
         return None
+    text = _SPACED_WORDS.sub(
+        lambda m: " ".join(w.replace(" ", "") for w in re.split(r"[ \t]{2,}", m.group(0))), text
+    )
     joined = _SPACED_LETTERS.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
     return re.sub(r"[ \t]{2,}", " ", joined)
 
