@@ -76,10 +76,107 @@ def parse_native(body: Any, ctx: Context, *, max_batch: int) -> list[Item]:
     name = "signals" if prefix == "/signals/" else ""
     out: list[Item] = []
     for index, raw in enumerate(raw_items):
-        where = f"{name}[{index}]" if prefix else ""
         path = f"{prefix}{index}" if prefix else ""
-        out.append(Item(native_signal(raw, ctx, where), path))
+        signal = _usual_signal(raw, ctx)
+        if signal is None:  # anything unusual: the full check, whose errors name the field
+            signal = native_signal(raw, ctx, f"{name}[{index}]" if prefix else "")
+        out.append(Item(signal, path))
     return out
+
+
+_TEXT_LIMITS: Final = (
+    ("source", 20),
+    ("kind", MAX_NAME),
+    ("summary", MAX_SUMMARY),
+    ("archetype", MAX_NAME),
+    ("system", MAX_NAME),
+    ("fingerprint", MAX_FINGERPRINT),
+)
+
+
+def _usual_signal(raw: Any, ctx: Context) -> Signal | None:
+    """`native_signal` for the common shape, or None to leave the signal to the full check.
+
+    Per signal of a batch this is the whole validation, so it formats no field names and
+    builds nothing it does not keep: strings within their limits, all-string labels, numeric
+    metrics, an evidence object, no sender time or a valid one. Whatever else (an error, an
+    unusual but valid value) returns None, and `native_signal` then decides, so both paths
+    give the same Signal for any body they both accept.
+    """
+    if raw.__class__ is not dict or not FIELDS.issuperset(raw):
+        return None
+    get = raw.get
+    for key, limit in _TEXT_LIMITS:
+        value = get(key)
+        if value is not None and (value.__class__ is not str or not 0 < len(value) <= limit):
+            return None
+    kind = get("kind")
+    summary = get("summary")
+    if kind is None or summary is None:
+        return None
+    severity = get("severity")
+    if severity is not None and severity not in SEVERITIES:
+        return None
+    status = get("status") or "firing"
+    if status not in STATUSES:
+        return None
+    labels = get("labels")
+    if labels is None:
+        labels = {}
+    elif labels.__class__ is dict:
+        for v in labels.values():
+            if v.__class__ is not str:
+                return None
+        labels = labels.copy()
+    else:
+        return None
+    metrics = get("metrics")
+    if metrics is None:
+        metrics = {}
+    elif metrics.__class__ is dict:
+        metrics = metrics.copy()
+        for key, number in metrics.items():
+            cls = number.__class__
+            if cls is int:
+                metrics[key] = float(number)
+            elif cls is not float:
+                return None
+    else:
+        return None
+    evidence = get("evidence") or {}
+    if evidence.__class__ is not dict:
+        return None
+    received = ctx.received_at
+    occurred = received
+    when = get("occurred_at")
+    if when is not None:
+        if when.__class__ is not str or not when:
+            return None
+        try:
+            occurred = parse_when(when, "occurred_at", now=received, default=received)
+        except InvalidInput:
+            return None
+    explicit = get("system")
+    system = map_system(explicit, labels, ctx.known_systems)
+    if explicit and system is None:
+        labels.setdefault("system", explicit)
+    source = get("source") or "native"
+    fingerprint = get("fingerprint") or label_fingerprint(source, system, kind, labels)
+    return Signal(
+        source,
+        kind,
+        summary,
+        system,
+        fingerprint,
+        occurred,
+        received,
+        status,
+        severity,
+        labels,
+        metrics,
+        get("archetype"),
+        evidence,
+    )
 
 
 def _at(where: str, key: str) -> str:
