@@ -170,7 +170,7 @@ def _usual_signal(raw: Any, ctx: Context) -> Signal | None:
         fingerprint,
         occurred,
         received,
-        status,
+        status,  # type: ignore[arg-type]  # checked against STATUSES above
         severity,
         labels,
         metrics,
