@@ -260,3 +260,25 @@ def classify(signals: Iterable[Signal], threshold: float = DEFAULT_THRESHOLD) ->
     for signal in signals:
         evidence.add(signal)
     return decide(evidence, threshold)
+
+
+_LEANING_CACHE: dict[tuple[Evidence, float], tuple[str, str]] = {}
+
+
+def leaning(signal: Signal, threshold: float = DEFAULT_THRESHOLD) -> tuple[str, str]:
+    """What ``classify([signal])`` says of one signal alone, and the archetype it leans to.
+
+    The lean is the best-scoring archetype even below the threshold ("" without evidence).
+    Both depend only on the signal's evidence, so they are kept per distinct evidence.
+    """
+    evidence = signal_evidence(signal)
+    key = (evidence, threshold)
+    found = _LEANING_CACHE.get(key)
+    if found is None:
+        verdict = classify([signal], threshold)
+        scores = verdict.scores
+        found = (verdict.archetype, max(scores, key=scores.__getitem__) if scores else "")
+        if len(_LEANING_CACHE) >= _EVIDENCE_CACHE_MAX:
+            _LEANING_CACHE.clear()
+        _LEANING_CACHE[key] = found
+    return found

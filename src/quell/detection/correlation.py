@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from quell.detection.classify import classify, decide
+from quell.detection.classify import decide, leaning
 from quell.detection.correlation_groups import (
     Decision,
     DependencyGraph,
@@ -128,9 +128,7 @@ class CorrelationIndex:
                 early.group.firing.discard(signal.fingerprint)
             return early
         system = signal.system or ""
-        verdict = classify([signal], self.rules.classify_threshold)
-        own = verdict.archetype
-        lean = max(verdict.scores, key=verdict.scores.__getitem__) if verdict.scores else ""
+        own, lean = leaning(signal, self.rules.classify_threshold)
         candidates = self.candidates(system)
         matched = self.matcher.match(signal, own, candidates, now, lean)
         if matched is not None:
@@ -180,8 +178,8 @@ class CorrelationIndex:
         group.add(signal, alert_id, new_alert=new_alert, classify_it=True, weight=weight)
         if signal.severity_hint in self.rules.page_immediately:
             group.paging = True
-        for system in group.systems:
-            self.index_system(group, system)
+        if signal.system:  # the one system `add` may have brought; the others are indexed
+            self.index_system(group, signal.system)
         self.alert_group[alert_id] = group.gid
         group.pending.append(Member(alert_id, reason, signal.summary))
         verdict = decide(group.evidence, self.rules.classify_threshold)

@@ -493,10 +493,19 @@ class _Driver:
     ) -> list[int]:
         t = self.time
         dumps = orjson.dumps
-        params = []
+        params: list[tuple[Any, ...]] = []
+        append = params.append
+        # A request's signals share one receipt time, and most have no time of their own.
+        received: datetime | None = None
+        received_value: Any = None
         for (payload_id, item), alert_id in zip(items, alert_ids, strict=True):
             s = item.signal
-            params.append(
+            if s.received_at is not received:
+                received = s.received_at
+                received_value = t(received)
+            occurred = s.occurred_at
+            labels, metrics, evidence = s.labels, s.metrics, s.evidence
+            append(
                 (
                     payload_id,
                     item.item_path,
@@ -507,12 +516,12 @@ class _Driver:
                     s.status,
                     s.severity_hint,
                     s.fingerprint,
-                    dumps(s.labels).decode(),
-                    dumps(s.metrics).decode(),
+                    dumps(labels).decode() if labels else "{}",
+                    dumps(metrics).decode() if metrics else "{}",
                     s.archetype_hint,
-                    dumps(s.evidence).decode(),
-                    t(s.occurred_at),
-                    t(s.received_at),
+                    dumps(evidence).decode() if evidence else "{}",
+                    received_value if occurred is received else t(occurred),
+                    received_value,
                     alert_id,
                 )
             )
