@@ -9,7 +9,7 @@ loop and hand the items to the engine's group-commit writer (``quell.ingest.comm
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Final
 
@@ -219,6 +219,15 @@ async def post_changes(request: Request) -> Response:
             return record_changes(session, parsed, actor=who.name, max_batch=max_batch)
 
     return _json({"changes": await run_in_threadpool(work)}, 201)
+
+
+# Intake's POST routes by path under the API prefix: the app answers these before its router
+# and middleware (see quell.api.app.QuellApp); each takes only the request.
+INTAKE_POSTS: Final[dict[str, Callable[[Request], Awaitable[Response]]]] = {
+    "/signals": post_signals,
+    "/integrations/alertmanager": post_alertmanager,
+    "/integrations/pagerduty": post_pagerduty,
+}
 
 
 # --- reading back --------------------------------------------------------------------------
