@@ -107,6 +107,28 @@ def _fold(pattern: str) -> str:
     return "".join(HOMOGLYPHS.get(c, c) for c in pattern)
 
 
+# Who a note inside content is addressed to (rule "note_to_the_ai"): a bare generic word such
+# as "Agent:" or "Bot:" is a chat transcript, so it counts only after "note to" or the like.
+_NOTE = (
+    r"(?:nota|note|notice|hinweis|instru[çc][ãa]o|instrucci[óo]n|istruzione|instruction|"
+    r"message|mensaje|mensagem|messaggio|bericht|nachricht|attn|attention|atenci[óo]n|"
+    r"aten[çc][ãa]o|achtung|let op)"
+)
+_TO = (
+    r"(?:para (?:el |la |o |a |os )?|pour (?:l'|le |la |les )?|per (?:l'|il |la |gli )?|"
+    r"f[üu]r (?:die |den )?|for (?:the |all )?|to (?:the |all |any )?|voor (?:de |het )?|"
+    r"an (?:die |den |alle )?|al |à (?:l'|la )?)"
+)
+_AI_GENERIC = (
+    r"(?:assistants?|asistentes?|assistente|assistent(?:en)?|agents?|agentes?|modelos?|"
+    r"modell[io]?|chatbots?|bots?|models?|ia|ki|ai|llms?)"
+)
+_AI_SPECIFIC = (
+    r"(?:ia|ki|ai|llm|gpt|ai (?:agent|assistant|recruiter|screener|reviewer|model)|"
+    r"agente de ia|agente ia|language model|sprachmodell|mod[èe]le de langage|"
+    + _fold(r"yapay zek[aâ]\w*(?: asistan\w*)?(?: not\w*)?") + ")"
+)
+
 # Harmful topics and the framings jailbreaks wrap them in (rule "harm_in_framing").
 _HARM = (
     r"\b(?:bombs?|pipe ?bombs?|rohrbomben?|bombas?|bombe|explosi\w+|sprengstoff\w*|molotov|"
@@ -126,7 +148,19 @@ _HARM = (
     r"recruitment post for a terrorist|terror\w+|extremist propaganda|"
     r"cifrar los archivos|encrypt (?:the|a|all) (?:files|hospital)|pedir rescate|ransom|"
     r"raffinare la cocaina|refine cocaine|how to make poison|veleno|poison (?:someone|him|her)|"
-    r"uyu[şs]turucu|patlay[ıi]c[ıi])"
+    r"uyu[şs]turucu|patlay[ıi]c[ıi]|"
+    r"giftgas|poison gas|gas venenoso|gaz toxique|p[óo]lvora|gunpowder|schwarzpulver|"
+    r"fake (?:ids?|passports?|driver'?s licen[cs]es?)|(?:carteira|licencia|permis|f[üu]hrerschein)"
+    r"[\w ]{0,20}fals\w*|billets? faux|"
+    r"skimmer|exploit for|working exploit|ghb|date rape|pepper spray|spray de pimenta|"
+    r"sim[- ]swap|explosive device|взрывн\w*|взрывчатк\w*|clon\w* (?:la|the|die|a) (?:carta|card|"
+    r"karte|tarjeta)|track (?:the )?location of|locatie van (?:zijn|haar)|"
+    r"in ein (?:\w+)?netz einzudringen|entrar en la cuenta|vider un compte|"
+    r"(?:smuggl\w*|schmuggel\w*|smokkel\w*|contrabband\w*) (?:drugs|drogen|drogas?|droga)|"
+    r"(?:drugs|drogen|drogas?|droga) (?:langs|past|through|durch|por|pela|attraverso) "
+    r"(?:de |the |la |a )?(?:douane|customs|zoll|aduana|alf[âa]ndega|dogana)|"
+    r"arma real|real (?:gun|weapon)|untraceable (?:gun|weapon)|ghost gun|"
+    r"ricin|rizin|anthrax|fake reviews?|recensioni? fals\w*|rese[ñn]as? falsas|fals\w+ bewertungen)"
 )
 _FRAMING = (
     r"\b(?:(?:crime|krimi|film|movie|thriller)\s?(?:scene|szene|script|sceneggiatura)|krimiszene|"
@@ -149,7 +183,56 @@ _FRAMING = (
     r"con (?:dettagli|detalles) reali?|c[óo]digo real|real,? working code|funktionierende|"
     r"working|funcional|credibile|cr[ée]dible|believable|convincing|overtuigende|persuasive|"
     r"pretend (?:ur|you'?re|you are) (?:my|a)|joue le r[ôo]le|play the role|adopt the persona|"
-    r"full steps|roman[ıi]m i[çc]in|hikayem i[çc]in|ad[ıi]m ad[ıi]m|ger[çc]ek miktarlar)\b"
+    r"full steps|roman[ıi]m i[çc]in|hikayem i[çc]in|ad[ıi]m ad[ıi]m|ger[çc]ek miktarlar|"
+    r"(?:para|pour|per|f[üu]r|for|voor) (?:mi|mon|il mio|meinen|my|mijn) (?:novela|roman|romanzo|"
+    r"novel|boek|libro|krimi|thriller)|"
+    r"(?:eine|una|une|a) (?:szene|escena|sc[èe]ne|scene|scena)\b|guion|"
+    r"rein theoretisch|theoretically|te[óo]ricamente|th[ée]oriquement|seminararbeit|"
+    r"parallel (?:universe|world)|universo paralelo|paralleluniversum|"
+    r"(?:no longer with us|passed away|verstorbene?|fallecid[ao]|d[ée]funte?|scomparsa?|"
+    r"falecid[ao]|overleden)|"
+    r"(?:tip|mancia|propina|trinkgeld|pourboire|gorjeta|fooi) (?:\$|€)?\d+|"
+    r"ctf|capture the flag|cybersecurity class|"
+    r"exact (?:methods|amounts|quantities)|con cantidades|mit mengenangaben|"
+    r"with (?:quantities|amounts)|concrete (?:apps|stappen)|echten befehle|real commands|"
+    r"[ée]tapes r[ée]elles|with real tools|medidas y herramientas|"
+    r"для (?:моего )?романа|बिना किसी नियम)\b"
+)
+
+# After a harm word: asking about its history or how to defend against it, not for the method.
+_ABOUT_ONLY = (
+    r"[^.?!\n]{0,40}?(?<!no )(?<!not )(?<!nicht )(?<!non )(?<!n[ãa]o )(?<!niet )(?<!ne )"
+    r"\b(?:history|historia|geschichte|histoire|storia|hist[óo]ria|works?|"
+    r"funktionier\w*|fonctionne|funciona|funziona|werkt|protect\w*|prevent\w*|spot|"
+    r"recogni[sz]e|detect\w*|avoid|defend\w*|sch[üu]tz\w*|erkennen|prot[ée]g\w*|"
+    r"reconna[iî]tre|evitar|prevenir|riconoscere|herkennen)\b"
+)
+
+# Asking for the method, not about the topic: "how to", "step", "recipe", "write", "make".
+_HOWTO = (
+    r"\b(?:how (?:to|do|would|can|could|did|i|you|one|he|she|they)(?! (?:\w+ )?work\b)|"
+    r"wie (?:\w+ )?(?:man|ich|jemand)|wie (?:baue|mache|stelle|kann|stellt|baut)|c[óo]mo|"
+    r"walk (?:me )?through|asking for|exact (?:reply|script|steps)|culture|grow|nas[ıi]l|"
+    r"comment|come|como|hoe|hur|"
+    r"step|schritt|paso|[ée]tape|passo|stap|explain\w*|erkl[äa]r\w*|expli\w+|spieg\w+|"
+    r"leg\w* uit|write|schreib\w*|escrib\w+|[ée]cri\w+|scriv\w+|escrev\w+|schrijf|"
+    r"make|build|cook|synthesi\w+|produce|create|recipe|recette|receta|rezept|ricetta|"
+    r"receita|ingredients?|ingr[ée]dientes?|zutaten|instructions|anleitung|guida|guide|"
+    r"tutorial|code|script|list|liste|teach\w*|ense[ñn]a\w*|zeig\w*|show|dime|dis-moi|"
+    r"dimmi|diz|vertel|tell|give|gib|dame|donne|dammi|d[áa]-me|geef|raffin\w*|"
+    r"fabri\w+|herstell\w*|bau\w*|mischen|mix|druck\w*|print|knack\w*|voler|robar|"
+    r"rubare|steal|get into|break into|entr\w+|evade|hide|verstecken|clon\w+|track|"
+    r"volg\w*|bypass|umgeh\w*|contourn\w*|aggir\w*|burlar|obten\w+|get|pirat\w+|"
+    r"hack\w*|mitlesen|spy|esp\w+|spion\w*|convert\w*|turn|transform\w*)\b"
+)
+_MAKE_AFTER = (
+    r"\b(?:zusammenbaut|herstellt|baut|mischt|drucken|herstellen|bauen|[üu]retil\w*|sample|"
+    r"recipe|recette|receta|rezept|ricetta|receita|ingredients|ingredientes|zutaten|"
+    r"instructions|anleitung|schritt f[üu]r schritt|step by step|paso a paso|passo a passo|"
+    r"[ée]tape par [ée]tape)\b"
+)
+_HARM_ASK = (
+    rf"{_HOWTO}[^.?!\n]{{0,70}}?{_HARM}(?!{_ABOUT_ONLY})|{_HARM}[^.?!\n]{{0,60}}?{_MAKE_AFTER}"
 )
 
 # Cheap pre-checks per rule (see Rule.triggers); a rule with none always runs.
@@ -940,6 +1023,87 @@ TRIGGERS.update(
 )  # fmt: skip
 
 
+# Pre-checks for the rules read from final set 4 and training sets 8-9.
+TRIGGERS.update(
+    {
+        "harm_in_framing": ("bomb", "explosi", "spreng", "molotov", "nerve a", "nervenk",
+                            "sarin", "ricin", "rizin", "chloroform", "napalm", "methamph", "meth ",
+                            "meth.", "meth?", "meth,", "metan", "méth", "cocai", "coca", "kokain",
+                            "heroin", "fentanyl", "drog", "drug", "ransom", "keylog", "malware",
+                            "spyware", "virus", "trojan", "phishing", "scam", "truff", "estafa",
+                            "arnaque", "betrug", "nep-sms", "fake", "falschgeld", "counterfeit",
+                            "faux", "billet", "störsender", "jammer", "hack", "pirat", "break into",
+                            "get into", "entro al", "das konto", "den account", "das handy",
+                            "autoschl", "lockpick", "lock pick", "hotwire", "hot-wire", "voler",
+                            "steal", "immobili", "wegfahr", "launder", "geldw", "hide income",
+                            "evade", "steuern hinter", "terror", "extremis", "cifrar", "encrypt",
+                            "rescate", "raffinare", "refine cocaine", "poison", "veleno", "uyu",
+                            "patlay", "giftgas", "poison gas", "gas ven", "gaz tox", "pólvora",
+                            "polvora", "gunpowder", "schwarzpulver", "carteira", "licencia",
+                            "permis d", "führerschein", "skimmer", "exploit", "ghb", "date rape",
+                            "pepper spray", "pimenta", "sim swap", "sim-swap", "взрыв", "clon",
+                            "location of", "locatie", "netz einzu", "entrar en", "vider",
+                            "smuggl", "schmuggel", "smokkel", "contrabband", "arma real",
+                            "real gun", "real weapon", "untraceable", "ghost gun", "anthrax",
+                            "fake review", "recension", "reseñ", "bewertung"),
+        "override_more_languages": (
+            *(_fold(w).lower()
+              for w in ("игнор", "забуд", "огранич", "промпт", "инструкц", "правил")),
+            "zignoruj", "zapomnij", "systemowy", "zapome", "ignoruj", "glöm", "glom", "ignorera",
+             "strunta", "begränsning", "無視", "システム", "önceki", "onceki", "tüm", "sistem",
+             "kural", "kisitlama", "uyarisiz"),
+        "override_hindi_hungarian": ("निर्देश", "सिस्टम", "नियम", "felejtsd", "hagyd", "rendszer"),
+        "authorised_to_skip": ("you to", "waived", "suspended", "lifted", "sperren", "schutzmech",
+                               "filter", "regeln", "richtlin", "saltarte", "tu peux",
+                               "vous pouvez"),
+        "end_of_prompt_marker": ("#", "sono state", "have been", "has been", "han sido", "wurden",
+                                 "ont été", "ont ete", "foram", "zijn"),
+        "if_an_ai_listens": ("if a", "if the", "if any", "@"),
+        "safety_switched_off_config": ("safety", "safe_mode", "content_filter", "moderation",
+                                       "guardrail", "censorship", "restriction", "filter"),
+        "switch_off_your_safeguards": ("schutzmech", "sperren", "garde-fou", "salvaguarda",
+                                       "proteccion", "protezion", "beveiliging", "safeguard",
+                                       "guardrail"),
+        "ask_user_for_secret": ("pin", "password", "senha", "contrase", "iban", "cpf",
+                                "social security", "ssn", "card number", "passwort",
+                                "mot de passe", "wachtwoord"),
+        "unfiltered_twin": ("unfiltered", "uncensored", "ungefilter", "unzensiert", "sin filtro",
+                            "sin censura", "non filtr", "non censur", "senza filtri", "sem filtro",
+                            "ongefilter", "garde-fous", "sin barreras", "sem travas", "senza freni",
+                            "ohne schutz", "without guardrails", "débrid", "debrid", "sbloccata",
+                            "desbloqueada"),
+        "quietly_forward": (".env", "env file", "api", "token", "secret", "password", "mailbox",
+                            "buzón", "buzon", "correos", "mail", "content", "contenu", "conteúdo",
+                            "conteudo", "inhalt"),
+        "ignore_what_precedes": ("précède", "precede", "pretend", "a test", "nessuna delle",
+                                 "ab jetzt"),
+        "read_backwards_and_obey": ("backward", "revers", "right to left", "revés", "reves",
+                                    "envers", "achterstevoren", "rückw", "ruckw", "trás", "tras",
+                                    "contrario", "invertit", "caesar", "shift"),
+        "decode_and_obey": ("rot", "pig latin", "base", "caesar", "revers", "backward", "hex",
+                            "letter", "way "),
+        "chat_speak_override": ("sys", "ignr", "ign0re", "rulz"),
+        "no_more_filters": ("filt", "restri", "beperk", "einschr", "censu", "zensur"),
+        "disable_your_limits": ("desactiv", "désactiv", "disattiv", "desativ", "deaktiv",
+                                "disable", "schakel", "mode", "modo", "modalit", "entwickler",
+                                "sudo"),
+        "never_refusing_persona": ("never", "nunca", "mai", "nie", "jamais", "ne ", "character",
+                                   "personaje", "personnage", "personaggio", "rolle",
+                                   "personagem"),
+        "told_before_i_came": ("before", "antes", "avant", "bevor", "boven", "voor", "begin",
+                               "start", "first", "opening", "parts", "bits", "message",
+                               "tuo prompt"),
+        "forged_compliant_turn": ("of course", "sure", "certainly", "absolutely", "claro",
+                                  "por supuesto", "natürlich", "klar", "bien sûr", "bien sur",
+                                  "certo", "certamente", "com certeza", "zeker"),
+        "split_then_answer": ("+",),
+        "env_value_to_tool": ("value of", "content of", "contents of"),
+        "ai_key_in_data": ("hinweis", "note", "nota", "instruc", "istruzion", "instrucao", "//",
+                           "comment", "message", "ai_", "llm_"),
+    }
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """A phrase pattern, how strongly it alone suggests an attack, and what kind."""
@@ -1720,21 +1884,16 @@ RULES: tuple[Rule, ...] = (
     # A harmful request dressed up: fiction, research, a lawless world, a late grandmother, a
     # persona without scruples. The harm topic alone (a chemistry question) stays quiet.
     _r("harm_in_framing", "direct_injection", 0.75,
-       rf"(?:{_FRAMING})[\s\S]{{0,220}}?(?:{_HARM})|(?:{_HARM})[\s\S]{{0,160}}?(?:{_FRAMING})"),
+       # the frame is looked for first (it is the rarer part), then the harmful ask anywhere
+       rf"^(?=[\s\S]{{0,4000}}?(?:{_FRAMING}))[\s\S]{{0,4000}}?(?:{_HARM_ASK})"),
     # Notes inside content that are addressed to the AI reading it, in several languages.
     _r("note_to_the_ai", "indirect_injection", 0.8,
-       r"(?:^|[\n\[(\"'#/>*]|\.\s)\s*(?:(?:hidden|white|invisible) text[^\n:\])]{0,30}[:\])]\s*)?"
-       r"(?:(?:(?:nota|note|notice|hinweis|instru[çc][ãa]o|instrucci[óo]n|istruzione|instruction|"
-       r"message|mensaje|mensagem|messaggio|bericht|nachricht|attn|attention|atenci[óo]n|"
-       r"aten[çc][ãa]o|achtung|let op)\s*(?:para (?:el |la |o |a )?|pour (?:l'|le |la )?|per "
-       r"(?:l'|il |la )?|f[üu]r (?:die |den )?|for (?:the )?|to (?:the )?|voor (?:de |het )?|"
-       r"an (?:die |den )?|al |à (?:l'|la )?)?|(?:para (?:el |la |o |a )?|pour (?:l'|le |la )?|"
-       r"per (?:l'|il |la )?|f[üu]r (?:die |den )?|for (?:the )?|to (?:the )?|voor (?:de |het )?))"
-       r"\s*(?:assistant|asistente|assistente|assistent|agent|agente|modelo|modello|chatbot|"
-       r"bot|model)|ia|ki|ai|llm|gpt|ai (?:agent|assistant|recruiter|screener|reviewer|model)|"
-       r"agente de ia|agente ia|language model|sprachmodell|mod[èe]le de langage"
-       + _fold(r"|yapay zek[aâ]\w*(?: asistan\w*)?(?: not\w*)?)")
-       + r"\s*(?:[:\]]|,\s*(?:ignore|ignora|disregard|when|quand|cuando|quando|wenn|als)\b)",
+       rf"(?:^|[\n\[(\"'#/>*]|\.\s)\s*"
+       rf"(?:(?:hidden|white|invisible) text[^\n:\])]{{0,30}}[:\])]\s*)?"
+       rf"(?:(?:{_NOTE}\s*(?:{_TO})?|{_TO})\s*(?:[\w-]+ )?(?:{_AI_GENERIC}|{_AI_SPECIFIC})|"
+       rf"{_AI_SPECIFIC})"
+       r"[\w-]{0,14}\s*(?:[:\]]|,\s*(?:ignore|ignora|disregard|when|quand|cuando|quando|wenn|"
+       r"als)\b|,\s*(?:die|der|that|who|which|que|qui|che)\b[^:\n]{0,60}:)",
        _I | re.MULTILINE),
     _r("ai_key_in_data", "indirect_injection", 0.8,
        r"[\"'](?:hinweis|note|nota|instruction|instruccion|istruzione|instrucao|//|comment|"
@@ -1864,6 +2023,40 @@ RULES: tuple[Rule, ...] = (
     _r("split_then_answer", "direct_injection", 0.7,
        r"\b(?:answer|respond to|execute|do)\b[^\n]{0,30}?\b(?:s1 ?\+ ?s2|a ?\+ ?b|part a ?\+ ?"
        r"part b|x ?\+ ?y)\b"),
+    # --- more classes from the grouped misses on training sets 8-9 (tuned on since) ---------
+    _r("read_backwards_and_obey", "obfuscation", 0.8,
+       r"\b(?:backwards|in reverse|reversed (?:text|order)|right to left|al rev[ée]s|[àa] l'envers|achterstevoren|"
+       r"r[üu]ckw[äa]rts|de tr[áa]s (?:pra|para) frente|al contrario|invertit\w*|caesar|"
+       r"shift \d+)\b[^\n]{0,40}?\b(?:obey|follow (?:it|them|that)|do it|c[úu]mple\w*|ob[ée]i\w*|opvolgen|"
+       r"befolge\w*|obedece\w*|esegui\w*|fa(?:llo|i quello)|as if i'?d typed it|hazlo|fais-le)\b"),
+    _r("authorised_to_skip", "direct_injection", 0.75,
+       r"\b(?:authori[sz]\w*|allow\w*|permit\w*|clear\w*) you to (?:skip|ignore|bypass|drop|"
+       r"disable|turn off)\b[^.\n]{0,20}?\b(?:refusals|rules|restrictions|filters|guidelines|"
+       r"safety|safeguards)"
+       r"|\b(?:alignment |safety )?(?:constraints|restrictions|rules|guidelines|policies|"
+       r"safeguards) (?:are|is) (?:hereby |now )?(?:waived|suspended|lifted)\b"
+       r"|\b(?:deine|ihre) (?:sperren|schutzmechanismen|filter|regeln|richtlinien) "
+       r"(?:ignorieren|abschalten|ausschalten|deaktivieren|umgehen)"
+       r"|\b(?:puedes|podés|pod[eé]s) saltarte tus (?:normas|reglas|filtros)"
+       r"|\b(?:tu peux|vous pouvez) (?:ignorer|contourner) tes (?:r[eè]gles|filtres)"),
+    _r("unfiltered_twin", "direct_injection", 0.7,
+       r"\b(?:unfiltered|uncensored|ungefilterte|unzensierte|sin filtro|sin censura|non filtr[ée]e|"
+       r"non censur[ée]e|non filtrata|senza filtri|sem filtro|ongefilterde)\s+(?:version|"
+       r"versi[óo]n|fassung|antwort|answer|reply|response|r[ée]ponse|risposta|resposta|antwoord)"
+       r"|\b(?:sans garde-fous|sin barreras|sem travas|senza freni|ohne schutzmechanismen|"
+       r"without guardrails|version d[ée]brid[ée]e|versione sbloccata|versi[óo]n desbloqueada)\b"),
+    _r("switch_off_your_safeguards", "direct_injection", 0.7,
+       r"\b(?:deine|tes|tus|i tuoi|le tue|seus|suas|je|your)\s+(?:schutzmechanismen|sperren|"
+       r"garde-fous|salvaguardas|protecciones|protezioni|beveiligingen|safeguards|guardrails)\b"
+       r"[^.\n]{0,20}?\b(?:abschalten|ausschalten|deaktivieren|d[ée]sactive\w*|desactiva\w*|"
+       r"disattiva\w*|desativa\w*|desliga\w*|uitschakelen|uit|off|down|aside)\b"
+       r"|\b(?:schalte|désactive|desactiva|disattiva|desativa|turn off|switch off|disable)\s+"
+       r"(?:deine|tes|tus|i tuoi|le tue|seus|suas|je|your)\s+(?:schutzmechanismen|sperren|"
+       r"garde-fous|salvaguardas|protecciones|protezioni|safeguards|guardrails)\b"),
+    _r("override_hindi_hungarian", "direct_injection", 0.85,
+       r"निर्देश[^।\n]{0,20}?(?:भूल|अनदेखा|नज़रअंदाज़)|सिस्टम प्रॉम्प्ट|बिना किसी नियम"
+       r"|\b(?:felejtsd el|hagyd figyelmen k[íi]v[üu]l)\b[^.\n]{0,30}?\butas[íi]t[áa]s\w*"
+       r"|\brendszer(?:üzenet|prompt)\w*"),
 )  # fmt: skip
 
 _INVISIBLE_WEIGHT = 0.55  # a zero-width character splitting a word is rare but not damning
