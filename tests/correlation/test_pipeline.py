@@ -153,3 +153,18 @@ def test_eval_cli_refuses_a_broken_file(tmp_path: Path) -> None:
         capture_output=True, text=True,
     )  # fmt: skip
     assert out.returncode == 2 and "line 2" in out.stderr.replace(":2:", " line 2")
+
+
+def test_a_rolled_back_batch_leaves_nothing_in_the_index(store: Engine) -> None:
+    raw = {"system": "agent", "kind": "latency", "summary": "slow", "fingerprint": "fp-rb"}
+    correlator = Correlator.for_engine(store)
+    with pytest.raises(RuntimeError), session_scope(store) as s:
+        when = T0
+        signal = native_signal(raw, Context(received_at=when, known_systems=known_systems(s)))
+        envelope = Envelope("native", orjson.dumps(raw).decode(), "test", when, [Item(signal, "")])
+        store_envelopes(s, [envelope], correlator)
+        assert correlator.index is not None and correlator.index.groups
+        raise RuntimeError("the transaction fails after correlating")
+    assert correlator.index is None  # rebuilt from the store at the next batch
+    send(store, 1, **raw)
+    assert correlator.index is not None and len(correlator.index.groups) == 1
