@@ -124,7 +124,9 @@ _AI_GENERIC = (
     r"modell[io]?|chatbots?|bots?|models?|ia|ki|ai|llms?)"
 )
 _AI_SPECIFIC = (
-    r"(?:ia|ki|ai|llm|gpt|ai (?:agent|assistant|recruiter|screener|reviewer|model)|"
+    r"(?:ia|ki|ai|llm|gpt|ai (?:agent|assistant|recruiter|screener|reviewer|model)s?|"
+    r"(?:asistentes?|assistentes?|agents?|agentes?) (?:de |d')?(?:ia|ki|ai)|automated assistant|"
+    r"dear (?:ai|assistant|automated assistant|agent)|"
     r"agente de ia|agente ia|language model|sprachmodell|mod[èe]le de langage|"
     + _fold(r"yapay zek[aâ]\w*(?: asistan\w*)?(?: not\w*)?") + ")"
 )
@@ -160,7 +162,19 @@ _HARM = (
     r"(?:drugs|drogen|drogas?|droga) (?:langs|past|through|durch|por|pela|attraverso) "
     r"(?:de |the |la |a )?(?:douane|customs|zoll|aduana|alf[âa]ndega|dogana)|"
     r"arma real|real (?:gun|weapon)|untraceable (?:gun|weapon)|ghost gun|"
-    r"ricin|rizin|anthrax|fake reviews?|recensioni? fals\w*|rese[ñn]as? falsas|fals\w+ bewertungen)"
+    r"ricin|rizin|anthrax|fake reviews?|recensioni? fals\w*|rese[ñn]as? falsas|fals\w+ bewertungen|"
+    r"mitlesen|spy on|stalkerware|espiar|espionner|spiare|"
+    r"read (?:his|her|my \w+'s) (?:messages|whatsapp|texts|emails)|silencer|schalld[äa]mpfer|"
+    r"full[- ]auto|3d[- ]printed (?:gun|weapon)|credit card (?:skimmer|fraud|numbers)|carding|"
+    r"identity theft|steal (?:someone'?s )?identity|usurpa\w+|doxx\w*|swatting|"
+    r"lsd|mdma|ecstasy|ddos|botnet|brute[- ]force (?:his|her|the|my \w+'s)|"
+    r"crack (?:the |a |his |her )?(?:password|wifi|wpa)|keygen|"
+    r"dispose of (?:a|the) body|leiche (?:loswerden|verschwinden)|"
+    r"kill (?:someone|him|her|my)|murder (?:someone|him|her|my)|(?:een|de) bom|sprengsatz|"
+    r"kunstmest|"
+    r"d[üu]ngemittel\w* (?:bombe|sprengsatz)|fertili[sz]er bomb|aufhebel\w*|einbrech\w*|"
+    r"einbruch|kraak|kraken|fietsslot|invade a conta|entrare nel profilo|"
+    r"fake tax returns|stolen identities|threatening messages)"
 )
 _FRAMING = (
     r"\b(?:(?:crime|krimi|film|movie|thriller)\s?(?:scene|szene|script|sceneggiatura)|krimiszene|"
@@ -188,7 +202,17 @@ _FRAMING = (
     r"novel|boek|libro|krimi|thriller)|"
     r"(?:eine|una|une|a) (?:szene|escena|sc[èe]ne|scene|scena)\b|guion|"
     r"rein theoretisch|theoretically|te[óo]ricamente|th[ée]oriquement|seminararbeit|"
-    r"parallel (?:universe|world)|universo paralelo|paralleluniversum|"
+    r"parallel (?:universe|world)|universo paralelo|paralleluniversum|mondo parallelo|"
+    r"monde parall[èe]le|parallelle wereld|rollenspiel|juego de rol|gioco di ruolo|"
+    r"omgekeerde dag|opposite day|d[íi]a (?:al rev[ée]s|del rev[ée]s)|dia do contr[áa]rio|"
+    r"giorno al contrario|jour (?:de l'|à l')envers|verkehrter tag|"
+    r"(?:para|per) una? (?:pesquisa|ricerca|investigaci[óo]n)|come ricercatore|"
+    r"como pesquisador|als (?:sicherheits)?forscher|as a (?:security )?researcher|"
+    r"echte hoeveelheden|precieze hoeveelheden|mengenangaben|con dosi|with doses|"
+    r"allen details|alle details|tutti i dettagli|todos los detalles|todos os detalhes|"
+    r"passaggi precisi|pasos exactos|passos exatos|"
+    r"enough specifics|specific enough|realistic enough|realistisch|realista|"
+    r"(?:lessons learned|linkedin)[\w' -]{0,20}post|"
     r"(?:no longer with us|passed away|verstorbene?|fallecid[ao]|d[ée]funte?|scomparsa?|"
     r"falecid[ao]|overleden)|"
     r"(?:tip|mancia|propina|trinkgeld|pourboire|gorjeta|fooi) (?:\$|€)?\d+|"
@@ -196,7 +220,12 @@ _FRAMING = (
     r"exact (?:methods|amounts|quantities)|con cantidades|mit mengenangaben|"
     r"with (?:quantities|amounts)|concrete (?:apps|stappen)|echten befehle|real commands|"
     r"[ée]tapes r[ée]elles|with real tools|medidas y herramientas|"
-    r"для (?:моего )?романа|बिना किसी नियम)\b"
+    r"для (?:моего )?романа|बिना किसी नियम|"
+    # a harmless request first, then a pivot to the real one
+    r"(?:by the way|btw|oh and|and then|after that|übrigens|nebenbei|und noch was|danach|"
+    r"por cierto|y luego|despu[ée]s|au fait|et ensuite|ensuite|apr[èe]s [çc]a|comunque|"
+    r"inoltre|e poi|poi|daarna|trouwens|en dan|e depois|depois|a prop[óo]sito|ali[áa]s|"
+    r"also,? (?:unrelated|sneaky|one more)))\b"
 )
 
 # After a harm word: asking about its history or how to defend against it, not for the method.
@@ -205,7 +234,8 @@ _ABOUT_ONLY = (
     r"\b(?:history|historia|geschichte|histoire|storia|hist[óo]ria|works?|"
     r"funktionier\w*|fonctionne|funciona|funziona|werkt|protect\w*|prevent\w*|spot|"
     r"recogni[sz]e|detect\w*|avoid|defend\w*|sch[üu]tz\w*|erkennen|prot[ée]g\w*|"
-    r"reconna[iî]tre|evitar|prevenir|riconoscere|herkennen)\b"
+    r"reconna[iî]tre|evitar|prevenir|riconoscere|herkennen|my own|meine? eigene?n?|"
+    r"mi propi[oa]|mon propre|ma propre|mijn eigen|meu pr[óo]prio|minha pr[óo]pria)\b"
 )
 
 # Asking for the method, not about the topic: "how to", "step", "recipe", "write", "make".
@@ -1026,13 +1056,13 @@ TRIGGERS.update(
 # Pre-checks for the rules read from final set 4 and training sets 8-9.
 TRIGGERS.update(
     {
-        "harm_in_framing": ("bomb", "explosi", "spreng", "molotov", "nerve a", "nervenk",
-                            "sarin", "ricin", "rizin", "chloroform", "napalm", "methamph", "meth ",
-                            "meth.", "meth?", "meth,", "metan", "méth", "cocai", "coca", "kokain",
-                            "heroin", "fentanyl", "drog", "drug", "ransom", "keylog", "malware",
-                            "spyware", "virus", "trojan", "phishing", "scam", "truff", "estafa",
-                            "arnaque", "betrug", "nep-sms", "fake", "falschgeld", "counterfeit",
-                            "faux", "billet", "störsender", "jammer", "hack", "pirat", "break into",
+        "harm_in_framing": ("bomb", "explosi", "spreng", "molotov", "nerve a", "nervenk", "sarin",
+                            "ricin", "rizin", "chloroform", "napalm", "methamph", "meth ", "meth.",
+                            "meth?", "meth,", "metan", "méth", "cocai", "coca", "kokain", "heroin",
+                            "fentanyl", "drog", "drug", "ransom", "keylog", "malware", "spyware",
+                            "virus", "trojan", "phishing", "scam", "truff", "estafa", "arnaque",
+                            "betrug", "nep-sms", "fake", "falschgeld", "counterfeit", "faux",
+                            "billet", "störsender", "jammer", "hack", "pirat", "break into",
                             "get into", "entro al", "das konto", "den account", "das handy",
                             "autoschl", "lockpick", "lock pick", "hotwire", "hot-wire", "voler",
                             "steal", "immobili", "wegfahr", "launder", "geldw", "hide income",
@@ -1042,17 +1072,27 @@ TRIGGERS.update(
                             "polvora", "gunpowder", "schwarzpulver", "carteira", "licencia",
                             "permis d", "führerschein", "skimmer", "exploit", "ghb", "date rape",
                             "pepper spray", "pimenta", "sim swap", "sim-swap", "взрыв", "clon",
-                            "location of", "locatie", "netz einzu", "entrar en", "vider",
-                            "smuggl", "schmuggel", "smokkel", "contrabband", "arma real",
-                            "real gun", "real weapon", "untraceable", "ghost gun", "anthrax",
-                            "fake review", "recension", "reseñ", "bewertung"),
+                            "location of", "locatie", "netz einzu", "entrar en", "vider", "smuggl",
+                            "schmuggel", "smokkel", "contrabband", "arma real", "real gun",
+                            "real weapon", "untraceable", "ghost gun", "anthrax", "fake review",
+                            "recension", "reseñ", "bewertung", "mitlesen", "spy on", "stalkerware",
+                            "espi", "spiare", "read his", "read her", "read my", "silencer",
+                            "schalld", "full-auto", "full auto", "printed", "credit card",
+                            "carding", "identity", "usurpa", "doxx", "swatting", "lsd", "mdma",
+                            "ecstasy", "ddos", "botnet", "brute", "crack", "keygen", "dispose of",
+                            "leiche", "kill", "murder", "een bom", "de bom", "sprengsatz",
+                            "kunstmest", "fertili", "aufhebel", "einbrech", "einbruch", "kraak",
+                            "kraken", "fietsslot", "invade a conta", "entrare nel profilo",
+                            "fake tax", "stolen ident", "threatening"),
         "override_more_languages": (
             *(_fold(w).lower()
               for w in ("игнор", "забуд", "огранич", "промпт", "инструкц", "правил")),
             "zignoruj", "zapomnij", "systemowy", "zapome", "ignoruj", "glöm", "glom", "ignorera",
              "strunta", "begränsning", "無視", "システム", "önceki", "onceki", "tüm", "sistem",
              "kural", "kisitlama", "uyarisiz"),
-        "override_hindi_hungarian": ("निर्देश", "सिस्टम", "नियम", "felejtsd", "hagyd", "rendszer"),
+        "override_hindi_hungarian": ("निर्देश", "सिस्टम", "नियम", "felejtsd", "hagyd", "rendszer",
+                                     "忽略", "无视", "忘记", "忽視", "無視", "系统", "系統",
+                                     "abaikan", "lupakan", "prompt sistem"),
         "authorised_to_skip": ("you to", "waived", "suspended", "lifted", "sperren", "schutzmech",
                                "filter", "regeln", "richtlin", "saltarte", "tu peux",
                                "vous pouvez"),
@@ -1097,9 +1137,12 @@ TRIGGERS.update(
                                   "por supuesto", "natürlich", "klar", "bien sûr", "bien sur",
                                   "certo", "certamente", "com certeza", "zeker"),
         "split_then_answer": ("+",),
+        "drop_what_operator_said": ("lascia perdere", "dimentica", "ignor", "streich", "vergiss",
+                                    "deixa de lado", "esquece", "olvida", "oublie",
+                                    "laisse tomber", "negeer", "vergeet", "as though", "as if"),
         "env_value_to_tool": ("value of", "content of", "contents of"),
         "ai_key_in_data": ("hinweis", "note", "nota", "instruc", "istruzion", "instrucao", "//",
-                           "comment", "message", "ai_", "llm_"),
+                           "comment", "message", "ai_", "llm_", "directive"),
     }
 )  # fmt: skip
 
@@ -1897,6 +1940,7 @@ RULES: tuple[Rule, ...] = (
        _I | re.MULTILINE),
     _r("ai_key_in_data", "indirect_injection", 0.8,
        r"[\"'](?:hinweis|note|nota|instruction|instruccion|istruzione|instrucao|//|comment|"
+       r"ai_directive|llm_directive|directive_ia|"
        r"comentario|commento|message|ai_note|llm_note)[\w-]{0,14}[\"']\s*:\s*[\"'][^\"'\n]{0,40}"
        r"\b(?:ai|ia|ki|llm|assistant|assistente|asistente|agente?|model|system override|"
        r"modelo|modello)\b"
@@ -2025,9 +2069,11 @@ RULES: tuple[Rule, ...] = (
        r"part b|x ?\+ ?y)\b"),
     # --- more classes from the grouped misses on training sets 8-9 (tuned on since) ---------
     _r("read_backwards_and_obey", "obfuscation", 0.8,
-       r"\b(?:backwards|in reverse|reversed (?:text|order)|right to left|al rev[ée]s|[àa] l'envers|achterstevoren|"
+       r"\b(?:backwards|in reverse|reversed (?:text|order)|right to left|al rev[ée]s|"
+       r"[àa] l'envers|achterstevoren|"
        r"r[üu]ckw[äa]rts|de tr[áa]s (?:pra|para) frente|al contrario|invertit\w*|caesar|"
-       r"shift \d+)\b[^\n]{0,40}?\b(?:obey|follow (?:it|them|that)|do it|c[úu]mple\w*|ob[ée]i\w*|opvolgen|"
+       r"shift \d+)\b[^\n]{0,40}?\b(?:obey|follow (?:it|them|that)|do it|c[úu]mple\w*|"
+       r"ob[ée]i\w*|opvolgen|"
        r"befolge\w*|obedece\w*|esegui\w*|fa(?:llo|i quello)|as if i'?d typed it|hazlo|fais-le)\b"),
     _r("authorised_to_skip", "direct_injection", 0.75,
        r"\b(?:authori[sz]\w*|allow\w*|permit\w*|clear\w*) you to (?:skip|ignore|bypass|drop|"
@@ -2056,7 +2102,21 @@ RULES: tuple[Rule, ...] = (
     _r("override_hindi_hungarian", "direct_injection", 0.85,
        r"निर्देश[^।\n]{0,20}?(?:भूल|अनदेखा|नज़रअंदाज़)|सिस्टम प्रॉम्प्ट|बिना किसी नियम"
        r"|\b(?:felejtsd el|hagyd figyelmen k[íi]v[üu]l)\b[^.\n]{0,30}?\butas[íi]t[áa]s\w*"
-       r"|\brendszer(?:üzenet|prompt)\w*"),
+       r"|\brendszer(?:üzenet|prompt)\w*"
+       r"|(?:忽略|无视|忘记|忽視|無視)[^。\n]{0,12}?(?:指令|指示|规则|規則|设定)|系统提示|系統提示"
+       r"|\b(?:abaikan|lupakan)\b[^.\n]{0,30}?\b(?:instruksi|aturan|perintah)\w*"
+       r"|\bprompt sistem\w*"),
+    _r("drop_what_operator_said", "direct_injection", 0.8,
+       r"\b(?:lascia perdere|dimentica|ignora|streich|vergiss|ignoriere|deixa de lado|esquece|"
+       r"ignora|olvida|oublie|laisse tomber|negeer|vergeet)\b[^.\n]{0,25}?\b(?:quello che ti "
+       r"(?:ha|hanno) (?:detto|scritto|dato)|was (?:der|die|dein) (?:betreiber|entwickler|"
+       r"anbieter)\w* dir|as orienta[çc][õo]es que te deram|o que te (?:disseram|deram)|lo que te "
+       r"(?:dijeron|dio|indicaron)|ce que (?:l'op[ée]rateur|le d[ée]veloppeur|on) t'a (?:dit|"
+       r"demand[ée])|wat (?:de (?:beheerder|ontwikkelaar|operator)) je (?:heeft )?(?:gezegd|"
+       r"opgedragen))"
+       r"|\b(?:behave|act|respond) as (?:though|if) (?:the |your )?(?:developer|system|"
+       r"operator)(?:'s)? (?:message|prompt|instructions?) (?:had )?never (?:been sent|existed|"
+       r"happened)"),
 )  # fmt: skip
 
 _INVISIBLE_WEIGHT = 0.55  # a zero-width character splitting a word is rare but not damning
