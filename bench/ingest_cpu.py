@@ -17,6 +17,12 @@ transactions only).
 
     .venv/bin/python bench/ingest_cpu.py
     .venv/bin/python bench/ingest_cpu.py --profile batched
+    valgrind --tool=callgrind .venv/bin/python bench/ingest_cpu.py --prefill 2000 \
+        --batches 6 --singles 300 --warm 1 --callgrind    # callgrind.out.<pid>.1 / .2: "summary"
+
+Under group commit the writer takes whatever requests are queued, so how many single requests
+share a transaction depends on the two threads' speeds (it is printed); instruction counts of
+the single phase compare well only at similar transaction counts.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import os
 import pstats
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +44,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import make_store, native, prefill, seed
+from ingest import SYSTEMS, make_store, native, prefill, seed
 
 
 def asgi_request(app: Any, token: str, body: bytes) -> Any:
@@ -113,6 +121,23 @@ def bodies(kind: str, count: int, rnd: random.Random, start: int) -> list[bytes]
     return [orjson.dumps(native(start + i, f"one-{rnd.randrange(5_000)}")) for i in range(count)]
 
 
+def slow_clock(engine: Any) -> None:
+    """Under valgrind each phase takes minutes: keep the held candidates held throughout, as
+    they are in the HTTP bench's 10-second phases (otherwise they open, at a point that depends
+    on the run's speed, and the counts include incidents being created)."""
+    from quell.config import apply_config, parse_config
+    from quell.store.db import session_scope
+
+    config, extras = parse_config(
+        {
+            "systems": [{"name": n, "kind": "generative"} for n in SYSTEMS],
+            "correlation": {"group_wait": "1h", "window": "2h"},
+        }
+    )
+    with session_scope(engine) as s:
+        apply_config(s, config, extras)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="sqlite")
@@ -123,6 +148,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each kind")
     parser.add_argument("--profile", choices=("batched", "single"), default=None)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="run under valgrind --tool=callgrind: zero the counts before each timed phase and"
+        " dump them after it (instruction counts, repeatable on a busy machine)",
+    )
     args = parser.parse_args()
 
     from quell.api.app import create_app, tune_for_serving
@@ -134,6 +165,8 @@ def main() -> None:
         url, engine, cleanup = make_store(args.backend, Path(tmp))
         try:
             token = seed(engine)
+            if args.callgrind:
+                slow_clock(engine)
             prefill(engine, args.prefill)
             engine.dispose()
             engine = get_engine(url)
@@ -171,6 +204,10 @@ def main() -> None:
                         cProfile.Profile(time.thread_time) if args.profile == kind else None
                     )
                     profiling = main_profile is not None
+                    if args.callgrind:  # under valgrind: count only this phase
+                        subprocess.run(["callgrind_control", "-z", str(os.getpid())], check=True)
+                    committer = Committer.for_engine(engine)
+                    t0 = committer.transactions
                     c0, w0 = time.process_time(), time.perf_counter()
                     if main_profile is not None:
                         main_profile.enable()
@@ -178,13 +215,18 @@ def main() -> None:
                     if main_profile is not None:
                         main_profile.disable()
                     cpu = time.process_time() - c0
+                    if args.callgrind:
+                        subprocess.run(
+                            ["callgrind_control", "-d", f"{kind}", str(os.getpid())], check=True
+                        )
                     wall = time.perf_counter() - w0
                     profiling = False
                     n = count * per
                     unit = "signal" if per > 1 else "request"
                     print(
                         f"{kind:8s} {count:6d} requests  CPU {cpu * 1e6 / n:7.1f} µs/{unit}"
-                        f"  (wall {wall:.2f} s, {n / wall:,.0f} {unit}s/s in-process)",
+                        f"  (wall {wall:.2f} s, {n / wall:,.0f} {unit}s/s in-process;"
+                        f" {committer.transactions - t0} transactions)",
                         flush=True,
                     )
                     if main_profile is not None:
