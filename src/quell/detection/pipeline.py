@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 from sqlalchemy import Engine, event, or_, select
 from sqlalchemy.orm import Session
@@ -44,6 +44,7 @@ from quell.incidents.models import Incident
 from quell.incidents.timeline import append_event
 from quell.ingest.signal import Signal
 from quell.inventory.models import AISystem
+from quell.store.db import PerEngine
 from quell.timeutil import as_utc, utcnow
 
 ACTOR = "quell-correlation"
@@ -100,11 +101,11 @@ def _invalidate_after_rollback(session: Session) -> None:
         correlator.invalidate()
 
 
-class Correlator:
-    """The process-wide correlation engine of one database engine."""
+class Correlator(PerEngine):
+    """The process-wide correlation engine of one database engine (`Correlator.for_engine`;
+    its index is rebuilt from the store at first use)."""
 
-    _instances: ClassVar[dict[int, Correlator]] = {}
-    _instances_lock: ClassVar[threading.Lock] = threading.Lock()
+    engine: Engine | None
 
     def __init__(self, engine: Engine | None = None) -> None:
         self.engine = engine
@@ -113,20 +114,6 @@ class Correlator:
         self._lock = threading.RLock()
         self._version: datetime | None = None
         self._checked = 0.0
-
-    @classmethod
-    def for_engine(cls, engine: Engine) -> Correlator:
-        """The one instance for `engine`; its index is rebuilt from the store at first use."""
-        with cls._instances_lock:
-            found = cls._instances.get(id(engine))
-            if found is None or found.engine is not engine:
-                found = cls._instances[id(engine)] = cls(engine)
-            return found
-
-    @classmethod
-    def forget(cls, engine: Engine) -> None:
-        with cls._instances_lock:
-            cls._instances.pop(id(engine), None)
 
     # -- index lifecycle
 

@@ -43,7 +43,7 @@ from quell.ingest.service import (
     store_each,
     write_lock,
 )
-from quell.store.db import session_scope
+from quell.store.db import PerEngine, session_scope
 
 # A group closes at this many signals or requests, so one transaction stays short.
 MAX_GROUP_SIGNALS: Final = 5000
@@ -86,11 +86,11 @@ def _settle(waiters: list[_Waiter]) -> None:
             w.future.set_result(w.result)  # type: ignore[arg-type]
 
 
-class Committer:
-    """The intake writer thread of one engine in this process."""
+class Committer(PerEngine):
+    """The intake writer thread of one engine in this process, started at first use
+    (`Committer.for_engine`)."""
 
-    _instances: ClassVar[dict[int, Committer]] = {}
-    _instances_lock: ClassVar[threading.Lock] = threading.Lock()
+    engine: Engine
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -110,15 +110,6 @@ class Committer:
         self._linker = _Linker(engine) if engine.dialect.name == "postgresql" else None
         self._thread = threading.Thread(target=self._run, name="quell-intake-writer", daemon=True)
         self._thread.start()
-
-    @classmethod
-    def for_engine(cls, engine: Engine) -> Committer:
-        """The one writer for `engine` in this process, started at first use."""
-        with cls._instances_lock:
-            found = cls._instances.get(id(engine))
-            if found is None or found.engine is not engine:
-                found = cls._instances[id(engine)] = cls(engine)
-            return found
 
     def submit(self, envelope: Envelope) -> Future[IngestResult]:
         """Queue a validated envelope; the future resolves after its transaction committed."""

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from alembic import command
 from alembic.config import Config
@@ -98,3 +98,35 @@ def current_revisions(engine: Engine) -> set[str]:
             return set()
         rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall()
         return {row[0] for row in rows}
+
+
+class PerEngine:
+    """A process-wide object per database engine: `for_engine` makes it at first use and then
+    hands back the same one (a fresh one when the engine at that address was replaced).
+    Each subclass keeps its own instances."""
+
+    engine: Any  # subclasses narrow it
+    _instances: ClassVar[dict[int, Any]]
+    _instances_lock: ClassVar[threading.Lock]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._instances = {}
+        cls._instances_lock = threading.Lock()
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> Self:
+        with cls._instances_lock:
+            found = cls._instances.get(id(engine))
+            if found is None or found.engine is not engine:
+                found = cls._instances[id(engine)] = cls(engine)
+            return found
+
+    @classmethod
+    def forget(cls, engine: Engine) -> None:
+        """Drop the instance of `engine` (tests, after the engine is disposed)."""
+        with cls._instances_lock:
+            cls._instances.pop(id(engine), None)
