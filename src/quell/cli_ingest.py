@@ -137,7 +137,7 @@ def register(main: click.Group) -> None:
                         )
                         session.commit()
                 stored_lines += len(envelopes)
-                _add(totals, result)
+                totals.add(result)
                 incidents.update(result.incident_ids)
                 progress.update(task, completed=start)
         for number, message in bad[:MAX_REPORTED]:
@@ -168,12 +168,3 @@ def register(main: click.Group) -> None:
             console.print(table)
         if bad:
             sys.exit(1)
-
-
-def _add(totals: service.IngestResult, result: service.IngestResult) -> None:
-    totals.signal_ids.extend(result.signal_ids)
-    totals.new_alerts += result.new_alerts
-    totals.deduplicated += result.deduplicated
-    totals.resolved += result.resolved
-    totals.unmatched += result.unmatched
-    totals.unmapped += result.unmapped

@@ -88,6 +88,16 @@ class IngestResult:
     incident_ids: list[int] = field(default_factory=list)
     outcomes: list[Any] = field(default_factory=list)
 
+    def add(self, other: IngestResult) -> None:
+        """Count `other`'s signals and alerts in this result too (outcomes are the caller's)."""
+        self.signal_ids.extend(other.signal_ids)
+        self.alert_ids.extend(other.alert_ids)
+        self.new_alerts += other.new_alerts
+        self.deduplicated += other.deduplicated
+        self.resolved += other.resolved
+        self.unmatched += other.unmatched
+        self.unmapped += other.unmapped
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "accepted": len(self.signal_ids),
@@ -147,13 +157,7 @@ def store_envelopes(
     result = IngestResult()
     seen: set[int] = set()  # an outcome shared by several envelopes is listed once
     for part in store_each(session, envelopes, correlator, extra_to_all=True):
-        result.signal_ids.extend(part.signal_ids)
-        result.alert_ids.extend(part.alert_ids)
-        result.new_alerts += part.new_alerts
-        result.deduplicated += part.deduplicated
-        result.resolved += part.resolved
-        result.unmatched += part.unmatched
-        result.unmapped += part.unmapped
+        result.add(part)
         for outcome in part.outcomes:
             if id(outcome) not in seen:
                 seen.add(id(outcome))
@@ -304,27 +308,29 @@ def _touch(
     ack: bool,
 ) -> None:
     """Fold one more signal into an alert: a repeat, an acknowledge or a resolve."""
-    if ref < 0:
-        row = new_rows[-ref - 1]
-        row["count"] += count
-        row["last_seen_at"] = s.received_at
-        if s.status == "resolved":
-            row["status"] = "resolved"
-            row["resolved_at"] = s.occurred_at
-        if ack:
-            row["acknowledged_at"] = row["acknowledged_at"] or s.received_at
-        return
-    change = changes.setdefault(
-        ref,
-        {"id": ref, "count": 0, "last": None, "status": "firing", "resolved": None, "ack": None},
+    # A new row of this batch, or the change to an existing alert: the same keys either way.
+    target = (
+        new_rows[-ref - 1]
+        if ref < 0
+        else changes.setdefault(
+            ref,
+            {
+                "id": ref,
+                "count": 0,
+                "last_seen_at": None,
+                "status": "firing",
+                "resolved_at": None,
+                "acknowledged_at": None,
+            },
+        )
     )
-    change["count"] += count
-    change["last"] = s.received_at
+    target["count"] += count
+    target["last_seen_at"] = s.received_at
     if s.status == "resolved":
-        change["status"] = "resolved"
-        change["resolved"] = s.occurred_at
+        target["status"] = "resolved"
+        target["resolved_at"] = s.occurred_at
     if ack:
-        change["ack"] = change["ack"] or s.received_at
+        target["acknowledged_at"] = target["acknowledged_at"] or s.received_at
 
 
 # --- driver-level statements ---------------------------------------------------------------
@@ -555,11 +561,18 @@ class _Driver:
         bumps: list[tuple[Any, ...]] = []
         closes: list[tuple[Any, ...]] = []
         for c in sorted(changes, key=lambda c: int(c["id"])):
-            if c["status"] == "firing" and c["ack"] is None:
-                bumps.append((c["count"], t(c["last"]), c["id"]))
+            if c["status"] == "firing" and c["acknowledged_at"] is None:
+                bumps.append((c["count"], t(c["last_seen_at"]), c["id"]))
             else:
                 closes.append(
-                    (c["count"], t(c["last"]), c["status"], t(c["resolved"]), t(c["ack"]), c["id"])
+                    (
+                        c["count"],
+                        t(c["last_seen_at"]),
+                        c["status"],
+                        t(c["resolved_at"]),
+                        t(c["acknowledged_at"]),
+                        c["id"],
+                    )
                 )
         if bumps:
             self._executemany(self.sql["bump"], bumps)
