@@ -52,8 +52,8 @@ def _signal(i: int, severity: str = "warning") -> dict[str, Any]:
     }
 
 
-def _hold_many(db: Engine) -> None:
-    """Warnings that gather in one held candidate (nothing pages for an hour)."""
+def _holding_config(db: Engine) -> None:
+    """One system whose warnings gather in a held candidate (nothing pages for an hour)."""
     config, extras = parse_config(
         {
             "systems": [{"name": "bot", "kind": "generative"}],
@@ -62,6 +62,11 @@ def _hold_many(db: Engine) -> None:
     )
     with session_scope(db) as s:
         apply_config(s, config, extras)
+
+
+def _hold_many(db: Engine) -> None:
+    """Warnings that gather in one held candidate (nothing pages for an hour)."""
+    _holding_config(db)
     for start in range(0, HELD, 100):
         held = receive_native(
             db, [_signal(i) for i in range(start, min(start + 100, HELD))], actor="t"
@@ -126,14 +131,7 @@ def test_the_writer_answers_first_and_links_the_held_alerts_after(db: Engine) ->
 
 
 def test_small_candidates_are_linked_in_the_opening_transaction(db: Engine) -> None:
-    config, extras = parse_config(
-        {
-            "systems": [{"name": "bot", "kind": "generative"}],
-            "correlation": {"group_wait": 3600, "min_signals": 100_000},
-        }
-    )
-    with session_scope(db) as s:
-        apply_config(s, config, extras)
+    _holding_config(db)
     receive_native(db, [_signal(i) for i in range(5)], actor="t")
     with write_lock(db), session_scope(db) as session:
         [result] = store_each(
