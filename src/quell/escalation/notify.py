@@ -28,11 +28,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quell import scheduler
-from quell.errors import InvalidInput, NotFound
+from quell.errors import InvalidInput
 from quell.escalation.models import Delivery, NotificationChannel
 from quell.escalation.schemas import AUDIENCES, ChannelIn, NotificationsIn
 from quell.incidents.models import Incident
 from quell.incidents.timeline import append_event
+from quell.store.db import first_or_missing
 from quell.timeutil import iso, utcnow
 
 RETRY_JOB = "notification.retry"
@@ -263,12 +264,11 @@ def list_channels(session: Session) -> list[NotificationChannel]:
 
 
 def get_channel(session: Session, name: str) -> NotificationChannel:
-    row = session.scalars(
-        select(NotificationChannel).where(NotificationChannel.name == name)
-    ).first()
-    if row is None:
-        raise NotFound(f"notification channel {name!r} does not exist")
-    return row
+    return first_or_missing(
+        session,
+        select(NotificationChannel).where(NotificationChannel.name == name),
+        f"notification channel {name!r} does not exist",
+    )
 
 
 def channel_to_dict(row: NotificationChannel) -> dict[str, Any]:

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from quell.errors import InvalidInput, NotFound
+from quell.errors import InvalidInput
 from quell.escalation.models import OnCallSchedule
 from quell.escalation.schemas import WEEKDAYS, RotationIn, ScheduleIn
 from quell.inventory.models import Team, TeamMember
+from quell.store.db import first_or_missing
 from quell.timeutil import as_utc, iso, utcnow
 
 DAY_MIN = 24 * 60
@@ -191,10 +192,11 @@ def schedule_spec(row: OnCallSchedule) -> ScheduleIn:
 
 
 def get_schedule(session: Session, name: str) -> OnCallSchedule:
-    row = session.scalars(select(OnCallSchedule).where(OnCallSchedule.name == name)).first()
-    if row is None:
-        raise NotFound(f"on-call schedule {name!r} does not exist")
-    return row
+    return first_or_missing(
+        session,
+        select(OnCallSchedule).where(OnCallSchedule.name == name),
+        f"on-call schedule {name!r} does not exist",
+    )
 
 
 def list_schedules(session: Session) -> list[OnCallSchedule]:

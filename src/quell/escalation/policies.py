@@ -14,15 +14,17 @@ from quell.escalation.oncall import get_schedule
 from quell.escalation.schemas import PolicyIn
 from quell.incidents.models import Incident
 from quell.inventory.models import AISystem, Team, TeamMember
+from quell.store.db import first_or_missing
 
 CRITICALITY_ORDER = ("critical", "high", "medium", "low")
 
 
 def get_policy(session: Session, name: str) -> EscalationPolicy:
-    row = session.scalars(select(EscalationPolicy).where(EscalationPolicy.name == name)).first()
-    if row is None:
-        raise NotFound(f"escalation policy {name!r} does not exist")
-    return row
+    return first_or_missing(
+        session,
+        select(EscalationPolicy).where(EscalationPolicy.name == name),
+        f"escalation policy {name!r} does not exist",
+    )
 
 
 def list_policies(session: Session) -> list[EscalationPolicy]:

@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from quell.errors import InvalidInput, NotFound
+from quell.errors import InvalidInput
 from quell.incidents import lifecycle
 from quell.incidents.models import Incident, RoleAssignment, TimelineEvent, incident_systems
 from quell.incidents.timeline import append_event
 from quell.inventory.models import AISystem
+from quell.store.db import first_or_missing
 from quell.timeutil import utcnow
 
 # Seams for other phases (declared here so that each hook lives in one place):
@@ -131,10 +132,7 @@ def get_incident(session: Session, incident_id: int, *, lock: bool = False) -> I
     )
     if lock:
         query = query.with_for_update()
-    incident = session.scalars(query).first()
-    if incident is None:
-        raise NotFound(f"incident {incident_id} does not exist")
-    return incident
+    return first_or_missing(session, query, f"incident {incident_id} does not exist")
 
 
 def list_incidents(

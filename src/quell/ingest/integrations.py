@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quell.config import register_section
-from quell.errors import Conflict, InvalidInput, NotFound
+from quell.errors import Conflict, InvalidInput
 from quell.ingest.models import Integration
 from quell.inventory.models import AISystem
 from quell.inventory.schemas import Name, Strict
+from quell.store.db import first_or_missing
 
 RoutingKey = Annotated[str, Field(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9._~-]+$")]
 
@@ -97,9 +98,11 @@ def list_integrations(session: Session) -> list[Integration]:
 
 
 def delete_integration(session: Session, name: str) -> None:
-    row = session.scalars(select(Integration).where(Integration.name == name)).first()
-    if row is None:
-        raise NotFound(f"integration {name!r} does not exist")
+    row = first_or_missing(
+        session,
+        select(Integration).where(Integration.name == name),
+        f"integration {name!r} does not exist",
+    )
     session.delete(row)
 
 

@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from quell.errors import InvalidInput, NotFound
+from quell.errors import InvalidInput
 from quell.incidents.models import Incident
 from quell.inventory.models import AISystem, Risk, Team, TeamMember
 from quell.inventory.schemas import RiskIn, SystemIn, TeamIn
+from quell.store.db import first_or_missing
 
 
 def _assign(obj: Any, values: dict[str, Any]) -> bool:
@@ -27,12 +28,11 @@ def _assign(obj: Any, values: dict[str, Any]) -> bool:
 
 
 def get_team(session: Session, name: str) -> Team:
-    team = session.scalars(
-        select(Team).where(Team.name == name).options(selectinload(Team.members))
-    ).first()
-    if team is None:
-        raise NotFound(f"team {name!r} does not exist")
-    return team
+    return first_or_missing(
+        session,
+        select(Team).where(Team.name == name).options(selectinload(Team.members)),
+        f"team {name!r} does not exist",
+    )
 
 
 def list_teams(session: Session) -> list[Team]:
@@ -68,14 +68,13 @@ def upsert_team(session: Session, spec: TeamIn) -> str:
 
 
 def get_system(session: Session, name: str) -> AISystem:
-    system = session.scalars(
+    return first_or_missing(
+        session,
         select(AISystem)
         .where(AISystem.name == name)
-        .options(selectinload(AISystem.upstream), selectinload(AISystem.downstream))
-    ).first()
-    if system is None:
-        raise NotFound(f"AI system {name!r} does not exist")
-    return system
+        .options(selectinload(AISystem.upstream), selectinload(AISystem.downstream)),
+        f"AI system {name!r} does not exist",
+    )
 
 
 def list_systems(session: Session) -> list[AISystem]:
@@ -201,10 +200,9 @@ def team_to_dict(team: Team) -> dict[str, Any]:
 
 
 def get_risk(session: Session, key: str) -> Risk:
-    risk = session.scalars(select(Risk).where(Risk.key == key)).first()
-    if risk is None:
-        raise NotFound(f"risk {key!r} does not exist")
-    return risk
+    return first_or_missing(
+        session, select(Risk).where(Risk.key == key), f"risk {key!r} does not exist"
+    )
 
 
 def list_risks(session: Session, *, system: str | None = None) -> list[Risk]:

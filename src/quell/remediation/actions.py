@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quell.auth.service import Principal
-from quell.errors import Conflict, Forbidden, InvalidInput, NotFound
+from quell.errors import Conflict, Forbidden, InvalidInput
 from quell.incidents.models import Incident
 from quell.incidents.service import get_incident
 from quell.incidents.timeline import append_event
@@ -30,6 +30,7 @@ from quell.remediation.approval_rules import (
     requirement_for,
 )
 from quell.remediation.connectors import ActionRequest, ConnectorResult, resolve_connector
+from quell.store.db import first_or_missing
 from quell.timeutil import iso, utcnow
 from quell.validation import describe, field_path
 
@@ -86,10 +87,7 @@ def get_action(session: Session, action_id: int, *, lock: bool = False) -> Conta
     query = select(ContainmentAction).where(ContainmentAction.id == action_id)
     if lock:
         query = query.with_for_update()
-    action = session.scalars(query).first()
-    if action is None:
-        raise NotFound(f"containment action {action_id} does not exist")
-    return action
+    return first_or_missing(session, query, f"containment action {action_id} does not exist")
 
 
 # ---------------------------------------------------------------- propose

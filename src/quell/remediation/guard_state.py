@@ -20,15 +20,17 @@ from quell.remediation.guard_policy import (
     GuardPolicySpec,
     effective_fail_mode,
 )
+from quell.store.db import first_or_missing
 from quell.timeutil import iso, utcnow
 
 
 def agent_system(session: Session, name: str) -> AISystem:
     """The inventory's system of this name (NotFound when there is none)."""
-    system = session.scalars(select(AISystem).where(AISystem.name == name)).first()
-    if system is None:
-        raise NotFound(f"AI system {name!r} does not exist; add it to the inventory first")
-    return system
+    return first_or_missing(
+        session,
+        select(AISystem).where(AISystem.name == name),
+        f"AI system {name!r} does not exist; add it to the inventory first",
+    )
 
 
 def agent_policy_row(session: Session, system: str) -> AgentPolicy | None:

@@ -10,12 +10,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, Select, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
+
+from quell.errors import NotFound
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -77,6 +79,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+T = TypeVar("T")
+
+
+def first_or_missing(session: Session, query: Select[T], missing: str) -> T:
+    """The query's first row, or NotFound (HTTP 404, CLI exit 2) with `missing` as its message."""
+    row = session.scalars(query).first()
+    if row is None:
+        raise NotFound(missing)
+    return row
 
 
 def alembic_config(engine: Engine) -> Config:
