@@ -24,12 +24,14 @@ import sysconfig
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import minimize
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from quell.detection.pii import first_names, name_features, surnames  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from linear import fit_logistic, write_model  # noqa: E402
 
 OUT = ROOT / "src" / "quell" / "detection" / "data" / "name_model.json"
 # For experiments only: names to leave out (one per line) and where to write instead.
@@ -104,25 +106,9 @@ def main() -> None:
             rows.append(r)
             cols.append(vocab.setdefault(f, len(vocab)))
     x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(texts), len(vocab)))
-    n, d = x.shape
-    sw = np.where(y == 1, n / (2 * y.sum()), n / (2 * (n - y.sum())))
-
-    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w, b = theta[:d], theta[d]
-        p = 1 / (1 + np.exp(-(x @ w + b)))
-        ll = -(sw * (y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))).sum()
-        g = sw * (p - y)
-        return ll + 0.5 * L2 * float(w @ w), np.concatenate([x.T @ g + L2 * w, [g.sum()]])
-
-    res = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 400})
-    w, b = res.x[:d], float(res.x[d])
+    w, b = fit_logistic(x, y, L2, maxiter=400)
     weights = {f: round(float(w[j]), 2) for f, j in vocab.items() if abs(w[j]) >= PRUNE}
-    OUT.write_text(
-        json.dumps({"about": "quell name-shape model; see bench/train_name_model.py",
-                    "bias": round(b, 3), "weights": dict(sorted(weights.items()))},
-                   ensure_ascii=False, separators=(",", ":")) + "\n",
-        encoding="utf-8",
-    )  # fmt: skip
+    write_model(OUT, "quell name-shape model; see bench/train_name_model.py", round(b, 3), weights)
     print(f"{OUT}: {len(weights)} weights; {len(names)} names, {len(words)} ordinary words")
 
 
