@@ -748,6 +748,10 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     ),
     "what_instructions": ("instruction", "rules", "guideline", "directive", "prompt"),
     "system_prompt_mention": ("prompt",),
+    "your_system_prompt_multilingual": (_fold("промпт").lower(), "prompt", "システム", "sistem",
+                                        "सिस्टम", "rendszer", "系统", "系統"),
+    "system_prompt_mention_multilingual": (_fold("промпт").lower(), "prompt", "システム", "sistem",
+                                           "सिस्टम", "rendszer", "系统", "系統"),
     "note_to_ai": ("note", "message", "instruction", "attention", "reminder", "important"),
     "if_you_are_ai": (
         "if you",
@@ -1370,6 +1374,22 @@ RULES: tuple[Rule, ...] = (
        r"rules|guidelines|directives|prompt) (?:were|have) you (?:been )?(?:given|told|provided)"),
     _r("system_prompt_mention", "system_prompt_extraction", 0.3,
        r"\b(?:system prompt|hidden prompt|initial prompt|prompt texts?)\b"),
+    # The same mention in other languages: by itself as weak as in English (people write
+    # system prompts for their own bots in every language); the multilingual extraction and
+    # override rules carry the asks.
+    _r("system_prompt_mention_multilingual", "system_prompt_extraction", 0.3,
+       _fold(r"системн\w+ промпт")
+       + r"|\bprompt(?:u|em|cie)? systemow\w*|システムプロンプト|\bsistem (?:istem\w*|komut\w*)\b"
+       r"|सिस्टम प्रॉम्प्ट|\brendszer(?:üzenet|prompt)\w*|系统提示|系統提示|\bprompt sistem\w*"),
+    # ... but "your system prompt", or a forged "new system prompt:", is the ask itself.
+    _r("your_system_prompt_multilingual", "system_prompt_extraction", 0.85,
+       _fold(r"\b(?:сво|тво|ваш)\w*\b[^.\n]{0,20}?системн\w+ промпт|новы\w* системн\w+ промпт\w*\s*:")
+       + r"|(?:你的|您的|你们的|你原来的|你原本的)[^。\n]{0,8}?(?:系统提示|系統提示)|新的(?:系统提示|系統提示)\w*\s*[:：]"
+       r"|(?:あなたの|君の|お前の|元の)[^。\n]{0,8}?システムプロンプト|新しいシステムプロンプト\s*[:：]"
+       r"|(?:अपना|अपने|तुम्हारा|तुम्हारे|आपका|आपके) सिस्टम प्रॉम्प्ट"
+       r"|\b(?:sw[óo]j|swoj\w*|tw[óo]j|twoj\w*|wasz\w*) prompt\w* systemow\w*"
+       r"|\brendszer(?:üzenet|prompt)(?:od|ed|öd|otok|eidet)\b|\bsistem (?:istemin|komutlar[ıi]n)\w*"
+       r"|\bprompt sistem\w* (?:kamu|anda|mu)\b|\bprompt sistemmu\b"),
     # --- instructions aimed at the model from inside data --------------------------------------
     _r("note_to_ai", "indirect_injection", 0.8,
        rf"\b(?:note|message|instructions?|attention|reminder|important)\s+(?:to|for)\s+(?:the\s+|"
@@ -1935,7 +1955,8 @@ RULES: tuple[Rule, ...] = (
        rf"(?:(?:hidden|white|invisible) text[^\n:\])]{{0,30}}[:\])]\s*)?"
        rf"(?:(?:{_NOTE}\s*(?:{_TO})?|{_TO})\s*(?:[\w-]+ )?(?:{_AI_GENERIC}|{_AI_SPECIFIC})|"
        rf"{_AI_SPECIFIC})"
-       r"[\w-]{0,14}\s*(?:[:\]]|,\s*(?:ignore|ignora|disregard|when|quand|cuando|quando|wenn|"
+       # a suffix such as "-Assistent", "-4" or "_agent", not more letters ("kind:", "Kiosk:")
+       r"(?:s\b|[-_\d][\w-]{0,13})?\s*(?:[:\]]|,\s*(?:ignore|ignora|disregard|when|quand|cuando|quando|wenn|"
        r"als)\b|,\s*(?:die|der|that|who|which|que|qui|che)\b[^:\n]{0,60}:)",
        _I | re.MULTILINE),
     _r("ai_key_in_data", "indirect_injection", 0.8,
@@ -1988,15 +2009,14 @@ RULES: tuple[Rule, ...] = (
        r"|\b(?:ignoriere|vergiss) ab jetzt\b"),
     _r("override_more_languages", "direct_injection", 0.85,
        _fold(r"(?:игнорируй|забудь|проигнорируй)[^.\n]{0,30}?(?:инструкци|правил|указани)"
-               r"|без ограничений|системн\w+ промпт")
+               r"|без ограничений")
        + r"|\b(?:zignoruj|zapomnij)\b[^.\n]{0,30}?\b(?:instrukcj\w*|zasad\w*|polece\w*)"
-       r"|\bprompt systemowy\b"
        r"|\b(?:zapome[ňn]|ignoruj)\b[^.\n]{0,30}?\b(?:pravidla|instrukce|pokyny)"
        r"|\b(?:gl[öo]m|ignorera|strunta i)\b[^.\n]{0,30}?\b(?:instruktioner|regler|riktlinjer)"
        r"|\butan begr[äa]nsningar\b"
-       r"|(?:指示|命令|ルール)[^。\n]{0,12}?無視|システムプロンプト"
+       r"|(?:指示|命令|ルール)[^。\n]{0,12}?無視"
        r"|\b(?:önceki|tüm)\b[^.\n]{0,20}?\b(?:talimatlar\w*|kurallar\w*)\b[^.\n]{0,20}?"
-       r"\b(?:yok say|unut|görmezden gel)\w*|\bsistem (?:istem\w*|komut\w*)\b"
+       r"\b(?:yok say|unut|görmezden gel)\w*"
        + _fold(r"|\bkurallar[ıi] olmayan|\bkurals[ıi]z|\bk[ıi]s[ıi]tlamas[ıi]z|\buyar[ıi]s[ıi]z "
                r"cevap")),
     _r("disable_your_limits", "direct_injection", 0.7,
@@ -2100,12 +2120,10 @@ RULES: tuple[Rule, ...] = (
        r"(?:deine|tes|tus|i tuoi|le tue|seus|suas|je|your)\s+(?:schutzmechanismen|sperren|"
        r"garde-fous|salvaguardas|protecciones|protezioni|safeguards|guardrails)\b"),
     _r("override_hindi_hungarian", "direct_injection", 0.85,
-       r"निर्देश[^।\n]{0,20}?(?:भूल|अनदेखा|नज़रअंदाज़)|सिस्टम प्रॉम्प्ट|बिना किसी नियम"
+       r"निर्देश[^।\n]{0,20}?(?:भूल|अनदेखा|नज़रअंदाज़)|बिना किसी नियम"
        r"|\b(?:felejtsd el|hagyd figyelmen k[íi]v[üu]l)\b[^.\n]{0,30}?\butas[íi]t[áa]s\w*"
-       r"|\brendszer(?:üzenet|prompt)\w*"
-       r"|(?:忽略|无视|忘记|忽視|無視)[^。\n]{0,12}?(?:指令|指示|规则|規則|设定)|系统提示|系統提示"
-       r"|\b(?:abaikan|lupakan)\b[^.\n]{0,30}?\b(?:instruksi|aturan|perintah)\w*"
-       r"|\bprompt sistem\w*"),
+       r"|(?:忽略|无视|忘记|忽視|無視)[^。\n]{0,12}?(?:指令|指示|规则|規則|设定)"
+       r"|\b(?:abaikan|lupakan)\b[^.\n]{0,30}?\b(?:instruksi|aturan|perintah)\w*"),
     _r("drop_what_operator_said", "direct_injection", 0.8,
        r"\b(?:lascia perdere|dimentica|ignora|streich|vergiss|ignoriere|deixa de lado|esquece|"
        r"ignora|olvida|oublie|laisse tomber|negeer|vergeet)\b[^.\n]{0,25}?\b(?:quello che ti "
@@ -2226,20 +2244,25 @@ class PromptInjectionDetector:
     def _hits(self, text: str) -> tuple[list[_Hit], str]:
         norm = normalize(text)
         hits = self._match(norm.text, "", norm.original_span)
-        if hits and _ASKS_MEANING.search(text):
+        if hits and _asks_meaning(text):
             hits = _damp_quoted(text, hits)
+        if hits and _TEMPLATE_TALK.search(text):
+            hits = _damp_template_talk(hits)
         whole = (0, len(text))
+        # Asking about look-alike or invisible characters shows them as examples, not disguise.
+        about = bool((norm.invisible or norm.homoglyph_words) and _ABOUT_DISGUISE.search(text))
         if norm.invisible:
             if norm.hidden_tag_text or norm.invisible_in_words >= _INVISIBLE_MANY:
                 weight = 0.85
-            elif norm.invisible_in_words:
+            elif norm.invisible_in_words and not about:
                 weight = _INVISIBLE_WEIGHT
             else:
                 weight = 0.2  # stray zero-width spaces from copy and paste are common
             hits.append(_Hit(_OBFUSCATION_RULE, whole, weight, "invisible_unicode"))
         if norm.homoglyph_words:
-            hits.append(_Hit(_OBFUSCATION_RULE, whole, _HOMOGLYPH_WEIGHT, "homoglyphs"))
-        if norm.invisible or norm.homoglyph_words:
+            weight = 0.2 if about else _HOMOGLYPH_WEIGHT
+            hits.append(_Hit(_OBFUSCATION_RULE, whole, weight, "homoglyphs"))
+        if (norm.invisible or norm.homoglyph_words) and not about:
             # Anything found only because the disguise was removed is worth more.
             hits = [
                 _Hit(h.rule, h.span, min(0.99, h.weight + _DISGUISE_BONUS), "unicode")
@@ -2407,11 +2430,59 @@ _ASKS_MEANING = re.compile(
     r"verso))\b",
     re.IGNORECASE | re.DOTALL,
 )
+# The same asks in languages whose words the pattern above does not know; the scripts without
+# spaces between words (Chinese, Japanese, Korean, Thai) are matched without word boundaries.
+_ASKS_MEANING_MORE = re.compile(
+    r"\b(?:przet[łl]umacz\w*|t[łl]umaczeni\w*|co znaczy|переведи\w*|перевод\w*|что значит|"
+    r"что означает|перекладі\w*|[öo]vers[äa]tt\w*|oversett\w*|overs[æa]t\w*|k[äa][äa]nn[äa]\w*|"
+    r"tarkoittaa|[çc]evir\w*|anlam[ıi]|p[řr]elo[žz]\w*|prelo[žz]\w*|ford[íi]tsd\w*|jelent\w*|"
+    r"tradu\w*|μετάφρασ\w*|σημαίνει|תרגם|תתרגם|פירוש|ترجم\w*|معنى|معنی|terjemah\w*|artinya|"
+    r"bedanya|d[ịi]ch|ngh[ĩi]a l[àa]|isalin|ibig sabihin|tafsiri|maana ya)\b"
+    r"|अनुवाद|का मतलब|का अर्थ|অনুবাদ|翻译|翻譯|翻成|翻訳|訳して|意味|ニュアンス|什么意思|甚麼意思|"
+    r"번역|무슨 뜻|의미|แปล",
+    re.IGNORECASE,
+)
+
+
+def _asks_meaning(text: str) -> bool:
+    return bool(_ASKS_MEANING.search(text) or _ASKS_MEANING_MORE.search(text))
+
+
 _QUOTED = re.compile(
     r"\"[^\"\n]{3,300}\"|“[^”\n]{3,300}”|„[^“”\n]{3,300}[“”]|«[^»\n]{3,300}»"
+    r"|「[^」\n]{3,300}」|『[^』\n]{3,300}』|《[^》\n]{3,300}》"
     r"|(?<!\w)'[^'\n]{3,120}'(?!\w)"
 )
 _QUOTED_FACTOR = 0.3
+
+
+# Engineers asking about chat templates and fine-tuning data write the role tokens themselves.
+_TEMPLATE_TALK = re.compile(
+    r"\b(?:fine-?tun\w*|finetun\w*|chat[_ -]?templates?|apply_chat_template|tokeni[sz]er\w*|"
+    r"datasets?|lora|qlora|sft|dpo|rlhf|training (?:data|set|run|examples?)|jsonl|jinja|"
+    r"special tokens?|微调|微調|ファインチューニング|학습 데이터|파인튜닝|donn[ée]es d'entra[îi]nement|"
+    r"trainingsdaten|datos de entrenamiento|dati di addestramento|dados de treino)\b",
+    re.IGNORECASE,
+)
+_TEMPLATE_RULES = frozenset({"role_tags"})
+
+
+def _damp_template_talk(hits: list[_Hit]) -> list[_Hit]:
+    return [
+        _Hit(h.rule, h.span, h.weight * _QUOTED_FACTOR, h.via)
+        if h.rule.name in _TEMPLATE_RULES
+        else h
+        for h in hits
+    ]
+
+
+_ABOUT_DISGUISE = re.compile(
+    r"homo-?glyph\w*|look-?alikes?|spoof\w*|confusables?|punycode|\bidn\b|cyrillic|kyrillisch\w*|"
+    r"cyrillique|cir[íi]lic\w*|cirillic\w*|кирилл\w*|mixed[- ]script|zero[- ]width|"
+    r"invisible (?:char\w*|unicode)|unicode (?:char\w*|trick\w*|attack\w*|normali[sz]\w*)|"
+    r"\blen\(|\\u200[bcd]|u\+200[bcd]|同形|ホモグリフ",
+    re.IGNORECASE,
+)
 
 
 def _damp_quoted(text: str, hits: list[_Hit]) -> list[_Hit]:

@@ -102,6 +102,12 @@ def normalize(text: str) -> Normalized:
     hidden: list[str] = []
     for i, ch in enumerate(text):
         code = ord(ch)
+        if ch in _JOINERS and _joins_script(text, i):
+            # ZWNJ and ZWJ are ordinary spelling in Persian, Urdu, Hindi, Bengali and other
+            # scripts: kept, and not counted as hidden characters.
+            out.append(ch)
+            offsets.append(i)
+            continue
         if ch in INVISIBLE_CHARS:
             invisible += 1
             if out and out[-1].isalpha() and i + 1 < len(text) and text[i + 1].isalpha():
@@ -130,6 +136,24 @@ def normalize(text: str) -> Normalized:
     norm = "".join(out)
     return Normalized(
         norm, offsets, invisible, in_words, _mixed_words(norm, swapped_at), "".join(hidden)
+    )
+
+
+_JOINERS = frozenset("\u200c\u200d")
+_SCRIPT_FROM = 0x0590  # Hebrew onwards: Arabic, Syriac, Thaana, the Indic scripts, ...
+
+
+def _joins_script(text: str, i: int) -> bool:
+    """A joiner between two letters of a non-Latin, non-Cyrillic, non-Greek script."""
+    before = text[i - 1] if i else ""
+    after = text[i + 1] if i + 1 < len(text) else ""
+    return (
+        before.isalpha()
+        and after.isalpha()
+        and ord(before) >= _SCRIPT_FROM
+        and ord(after) >= _SCRIPT_FROM
+        and before not in HOMOGLYPHS
+        and after not in HOMOGLYPHS
     )
 
 
