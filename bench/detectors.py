@@ -74,6 +74,7 @@ FINAL_SETS: tuple[str, ...] = (
     "injection-final-heldout-3.jsonl",
     "injection-final-heldout-4.jsonl",
     "injection-final-heldout-5.jsonl",
+    "injection-final-heldout-6.jsonl",
 )
 # Training sets: (ordinary prompts, attacks), tuned and trained on.
 TRAINING_SETS: dict[str, tuple[str, str]] = {
@@ -86,6 +87,14 @@ TRAINING_SETS: dict[str, tuple[str, str]] = {
     "quell training set 7": ("ordinary-prompts-7.jsonl", "injections-train-4.jsonl"),
     "quell training set 8": ("ordinary-prompts-8.jsonl", "injections-train-5.jsonl"),
     "quell training set 9": ("ordinary-prompts-9.jsonl", "injections-train-6.jsonl"),
+    "quell training set 10 (casual)": ("ordinary-prompts-10.jsonl", "injections-train-7.jsonl"),
+    "quell training set 11 (framings)": ("ordinary-prompts-11.jsonl", "injections-train-8.jsonl"),
+    "quell training set 12 (obfuscation)": (
+        "ordinary-prompts-12.jsonl",
+        "injections-train-9.jsonl",
+    ),
+    "quell training set 13 (languages)": ("ordinary-prompts-13.jsonl", "injections-train-10.jsonl"),
+    "quell training set 14 (indirect)": ("ordinary-prompts-14.jsonl", "injections-train-11.jsonl"),
 }  # fmt: skip
 
 

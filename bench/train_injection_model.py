@@ -4,7 +4,7 @@ Run from the repository root:  .venv/bin/python bench/train_injection_model.py [
 
 Training data is quell's own hand-written examples in bench/data (listed in TRAIN below);
 nothing from /work/shared or any other data set is read. The current final held-out set
-(bench/data/injection-final-heldout-5.jsonl) is never read here; earlier final sets were each
+(bench/data/injection-final-heldout-6.jsonl) is never read here; earlier final sets were each
 measured once untuned and are now training data.
 Logistic regression with an L2 penalty over word, word-pair, stem, character n-gram,
 multilingual cue, cue-pair, framing and structure features (see quell.detection.injection_model),
@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import minimize
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -48,6 +47,9 @@ from quell.detection.injection_model import (  # noqa: E402
     text_features,
 )
 from quell.detection.normalize import normalize  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from linear import fit_logistic, fit_nb_logistic, write_model  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 # (file, group): a group is what one writer wrote in one round, scored together in grouped CV.
@@ -78,14 +80,36 @@ TRAIN: tuple[tuple[str, str], ...] = (
     ("ordinary-prompts-9.jsonl", "set9"),
     # Final set 4, measured once untuned (recall 0.738 at 1.17% ordinary flagged); now training.
     ("injection-final-heldout-4.jsonl", "final4"),
+    # Final set 5, measured once untuned (recall 0.740 at 1.47% ordinary flagged); now training.
+    ("injection-final-heldout-5.jsonl", "final5"),
+    # Round 6: five writers, each with one emphasis, after final set 6 was committed; lines near
+    # it or near any earlier line removed by bench/near_lines.py.
+    ("injections-train-7.jsonl", "set10"),  # casual and buried attacks
+    ("ordinary-prompts-10.jsonl", "set10"),
+    ("injections-train-8.jsonl", "set11"),  # jailbreak framings
+    ("ordinary-prompts-11.jsonl", "set11"),
+    ("injections-train-9.jsonl", "set12"),  # obfuscation, splitting, structure
+    ("ordinary-prompts-12.jsonl", "set12"),
+    ("injections-train-10.jsonl", "set13"),  # languages other than English
+    ("ordinary-prompts-13.jsonl", "set13"),
+    ("injections-train-11.jsonl", "set14"),  # indirect: documents, tool output, agents
+    ("ordinary-prompts-14.jsonl", "set14"),
 )
 OUT = ROOT / "src" / "quell" / "detection" / "data" / "injection_model.json"
 L2 = float(os.environ.get("QUELL_L2", "1.0"))
 PRUNE = 0.02
-TARGET_FPR = float(os.environ.get("QUELL_TARGET_FPR", "0.005"))
+# The target's 1%. Until round 5 this was 0.5%, a margin for new writers; since round 6 the
+# ordinary training prompts are far trickier than an ordinary mix (40-60% look-alikes in the
+# new files, against about a quarter in the final sets), and on final set 5 (the one group no
+# rule was tuned on) the 1% choice flags 1.0% of its ordinary prompts, out of fold.
+TARGET_FPR = float(os.environ.get("QUELL_TARGET_FPR", "0.01"))
 # Experiments: ordinary prompts' weight in the loss, and how many texts a feature needs.
 NEG_WEIGHT = float(os.environ.get("QUELL_NEG_WEIGHT", "1.0"))
 MIN_COUNT = int(os.environ.get("QUELL_MIN_COUNT", "2"))
+# Features scaled by their naive-Bayes log-count ratio before the regression (NBSVM's idea):
+# in grouped CV it raised the word model's recall at 1% ordinary flagged from 0.586 to 0.659.
+NB = os.environ.get("QUELL_NB", "1") != "0"
+NB_ALPHA = float(os.environ.get("QUELL_NB_ALPHA", "1.0"))
 
 
 def load() -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -136,23 +160,10 @@ def featurize(bags: list[list[str]], vocab: dict[str, int] | None = None) -> Any
 
 
 def fit(x: Any, y: np.ndarray) -> tuple[np.ndarray, float]:
-    """L2-penalised logistic regression; classes weighted to balance."""
-    n, d = x.shape
-    pos = y.sum()
-    sw = np.where(y == 1, n / (2 * pos), NEG_WEIGHT * n / (2 * (n - pos)))
-
-    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w, b = theta[:d], theta[d]
-        z = x @ w + b
-        p = 1 / (1 + np.exp(-z))
-        eps = 1e-12
-        ll = -(sw * (y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps))).sum()
-        g = sw * (p - y)
-        grad = np.concatenate([x.T @ g + L2 * w, [g.sum()]])
-        return ll + 0.5 * L2 * float(w @ w), grad
-
-    res = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
-    return res.x[:d], float(res.x[d])
+    """The shipped fit: logistic regression over NB-scaled features (QUELL_NB=0: plain)."""
+    if NB:
+        return fit_nb_logistic(x, y, L2, alpha=NB_ALPHA, neg_weight=NEG_WEIGHT)
+    return fit_logistic(x, y, L2, neg_weight=NEG_WEIGHT)
 
 
 def scorer_from(w: np.ndarray, b: float, vocab: dict[str, int]) -> LinearScorer:
@@ -285,13 +296,8 @@ def main() -> None:
     x, vocab = featurize(bags)
     w, b = fit(x, y)
     weights = {f: round(float(w[j]), 3) for f, j in vocab.items() if abs(w[j]) >= PRUNE}
-    OUT.write_text(
-        json.dumps({"about": "quell injection model; see bench/train_injection_model.py",
-                    "bias": round(b, 4), "calibration": cal,
-                    "weights": dict(sorted(weights.items()))},
-                   ensure_ascii=False, separators=(",", ":")) + "\n",
-        encoding="utf-8",
-    )  # fmt: skip
+    write_model(OUT, "quell injection model; see bench/train_injection_model.py", round(b, 4),
+                weights, calibration=cal)  # fmt: skip
     print(f"{OUT}: {len(weights)} weights from {len(texts)} texts ({int(y.sum())} attacks)")
 
 
