@@ -124,7 +124,7 @@ def run_size(engine: Engine, raws: list[dict[str, Any]], size: int, start: datet
                 profile.disable()
             handle_cpu.append(time.process_time() - began)
 
-    correlator.handle = timed  # type: ignore[method-assign]
+    correlator.handle = timed  # type: ignore[method-assign,assignment]
     with session_scope(engine) as s:
         systems = known_systems(s)
     wall = time.perf_counter()

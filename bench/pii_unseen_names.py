@@ -63,7 +63,7 @@ def main() -> None:
         grid = itertools.product((0.5, 0.6, 0.7, 0.8), (0.9,), (0.9, 0.95, 0.98, 1.01))
         for pair, single, lone in [(None, None, None), *grid]:
             shapes = pair is not None
-            if shapes:
+            if pair is not None and single is not None and lone is not None:
                 pii.NAME_SHAPE_PAIR, pii.NAME_SHAPE_SINGLE, pii.NAME_SHAPE_LONE = pair, single, lone
             detector = pii.PIIDetector(name_shapes=shapes)
             detector._first_names = detector._first_names - names

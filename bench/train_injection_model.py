@@ -234,7 +234,7 @@ def rates(flagged: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return rec, fpr
 
 
-def calibrate(flagger: Flagger, y: np.ndarray, p: np.ndarray) -> tuple[dict[str, float], list]:  # type: ignore[type-arg]
+def calibrate(flagger: Flagger, y: np.ndarray, p: np.ndarray) -> tuple[dict[str, float], list]:
     """The combination with the best recall at <= TARGET_FPR, run through the real detector."""
     rows = [(cal, *rates(flagger.flags(p, cal), y)) for cal in CANDIDATES]
     # None within the target: the lowest false-flag rate, and the best recall at that rate.
@@ -279,13 +279,14 @@ def main() -> None:
     args = parser.parse_args()
     texts, y, groups = load()
     bags = bags_of(texts)
-    flagger = Flagger(texts) if not os.environ.get("QUELL_MODEL_ONLY") else None
+    model_only = bool(os.environ.get("QUELL_MODEL_ONLY"))
+    flagger = Flagger(texts)
     if args.random:
         p_rand = out_of_fold(texts, bags, y, random_folds(len(texts)))
         report("5-fold", p_rand, y, groups, flagger)
     p = out_of_fold(texts, bags, y, group_folds(groups))
     np.save(os.environ.get("QUELL_OOF_OUT", "/tmp/quell_injection_oof.npy"), p)
-    if os.environ.get("QUELL_MODEL_ONLY"):
+    if model_only:
         for t in (0.5, 0.7, 0.8, 0.9, 0.95):
             rec, fpr = rates(p >= t, y)
             print(f"[grouped] model alone >= {t}: recall {rec:.3f}  ordinary flagged {fpr:.3f}")
