@@ -1383,12 +1383,15 @@ RULES: tuple[Rule, ...] = (
        r"|सिस्टम प्रॉम्प्ट|\brendszer(?:üzenet|prompt)\w*|系统提示|系統提示|\bprompt sistem\w*"),
     # ... but "your system prompt", or a forged "new system prompt:", is the ask itself.
     _r("your_system_prompt_multilingual", "system_prompt_extraction", 0.85,
-       _fold(r"\b(?:сво|тво|ваш)\w*\b[^.\n]{0,20}?системн\w+ промпт|новы\w* системн\w+ промпт\w*\s*:")
-       + r"|(?:你的|您的|你们的|你原来的|你原本的)[^。\n]{0,8}?(?:系统提示|系統提示)|新的(?:系统提示|系統提示)\w*\s*[:：]"
+       _fold(r"\b(?:сво|тво|ваш)\w*\b[^.\n]{0,20}?системн\w+ промпт"
+             r"|новы\w* системн\w+ промпт\w*\s*:")
+       + r"|(?:你的|您的|你们的|你原来的|你原本的)[^。\n]{0,8}?(?:系统提示|系統提示)"
+       r"|新的(?:系统提示|系統提示)\w*\s*[:：]"
        r"|(?:あなたの|君の|お前の|元の)[^。\n]{0,8}?システムプロンプト|新しいシステムプロンプト\s*[:：]"
        r"|(?:अपना|अपने|तुम्हारा|तुम्हारे|आपका|आपके) सिस्टम प्रॉम्प्ट"
        r"|\b(?:sw[óo]j|swoj\w*|tw[óo]j|twoj\w*|wasz\w*) prompt\w* systemow\w*"
-       r"|\brendszer(?:üzenet|prompt)(?:od|ed|öd|otok|eidet)\b|\bsistem (?:istemin|komutlar[ıi]n)\w*"
+       r"|\brendszer(?:üzenet|prompt)(?:od|ed|öd|otok|eidet)\b"
+       r"|\bsistem (?:istemin|komutlar[ıi]n)\w*"
        r"|\bprompt sistem\w* (?:kamu|anda|mu)\b|\bprompt sistemmu\b"),
     # --- instructions aimed at the model from inside data --------------------------------------
     _r("note_to_ai", "indirect_injection", 0.8,
@@ -2460,7 +2463,8 @@ _QUOTED_FACTOR = 0.3
 _TEMPLATE_TALK = re.compile(
     r"\b(?:fine-?tun\w*|finetun\w*|chat[_ -]?templates?|apply_chat_template|tokeni[sz]er\w*|"
     r"datasets?|lora|qlora|sft|dpo|rlhf|training (?:data|set|run|examples?)|jsonl|jinja|"
-    r"special tokens?|微调|微調|ファインチューニング|학습 데이터|파인튜닝|donn[ée]es d'entra[îi]nement|"
+    r"special tokens?|微调|微調|ファインチューニング|학습 데이터|파인튜닝|"
+    r"donn[ée]es d'entra[îi]nement|"
     r"trainingsdaten|datos de entrenamiento|dati di addestramento|dados de treino)\b",
     re.IGNORECASE,
 )
