@@ -2447,8 +2447,21 @@ _ASKS_MEANING_MORE = re.compile(
 )
 
 
+# Talk about attacks (a moderator, a teacher, someone writing a filter): a quoted attack is
+# the example under discussion.
+_TALKS_ABOUT_ATTACKS = re.compile(
+    r"\b(?:prompt[- ]injections?|jailbreak(?:s|ing)?|phishing|detectors?|detection rules?|"
+    r"moderation|misuse|robust against|resists?|attempted|flagged|spam)\b",
+    re.IGNORECASE,
+)
+
+
 def _asks_meaning(text: str) -> bool:
-    return bool(_ASKS_MEANING.search(text) or _ASKS_MEANING_MORE.search(text))
+    return bool(
+        _ASKS_MEANING.search(text)
+        or _ASKS_MEANING_MORE.search(text)
+        or _TALKS_ABOUT_ATTACKS.search(text)
+    )
 
 
 _QUOTED = re.compile(
