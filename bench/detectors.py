@@ -75,6 +75,7 @@ FINAL_SETS: tuple[str, ...] = (
     "injection-final-heldout-4.jsonl",
     "injection-final-heldout-5.jsonl",
     "injection-final-heldout-6.jsonl",
+    "injection-final-heldout-7.jsonl",
 )
 # Training sets: (ordinary prompts, attacks), tuned and trained on.
 TRAINING_SETS: dict[str, tuple[str, str]] = {
@@ -95,6 +96,14 @@ TRAINING_SETS: dict[str, tuple[str, str]] = {
     ),
     "quell training set 13 (languages)": ("ordinary-prompts-13.jsonl", "injections-train-10.jsonl"),
     "quell training set 14 (indirect)": ("ordinary-prompts-14.jsonl", "injections-train-11.jsonl"),
+    "quell training set 15 (pretexts)": ("ordinary-prompts-15.jsonl", "injections-train-12.jsonl"),
+    "quell training set 16 (ordinary mix)": (
+        "ordinary-prompts-16.jsonl",
+        "injections-train-13.jsonl",
+    ),
+    "quell training set 17 (agents)": ("ordinary-prompts-17.jsonl", "injections-train-14.jsonl"),
+    "quell training set 18 (personas)": ("ordinary-prompts-18.jsonl", "injections-train-15.jsonl"),
+    "quell training set 19 (languages)": ("ordinary-prompts-19.jsonl", "injections-train-16.jsonl"),
 }  # fmt: skip
 
 
