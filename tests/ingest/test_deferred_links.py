@@ -203,3 +203,19 @@ def test_id_runs() -> None:
     assert id_runs([]) == []
     assert id_runs([4]) == [(4, 4)]
     assert id_runs([1, 2, 3, 7, 9, 10]) == [(1, 3), (7, 7), (9, 10)]
+
+
+def test_alerts_from_earlier_batches_and_this_one_are_all_linked(db: Engine) -> None:
+    """A small held candidate opens: every alert it gathered, from any batch, is linked in the
+    opening request itself (no job needed below LINK_INLINE_MAX)."""
+    _holding_config(db)
+    for start in (0, 5):  # two earlier batches of held warnings
+        held = receive_native(db, [_signal(i) for i in range(start, start + 5)], actor="t")
+        assert held.incident_ids == []
+    opened = receive_native(db, [_signal(10), _signal(11, "critical")], actor="t")
+    assert len(set(opened.incident_ids)) == 1
+    with session_scope(db) as s:
+        linked = {a.fingerprint: a.incident_id for a in s.scalars(select(Alert))}
+    assert len(linked) == 12
+    assert set(linked.values()) == {opened.incident_ids[0]}, linked
+    assert _link_jobs(db) == []
