@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from importlib import resources
 from itertools import accumulate
@@ -342,6 +342,27 @@ def features(words: list[str]) -> Iterator[tuple[int, str]]:
         prev = w
 
 
+class _FeatureSum:
+    """Sum of the weights of one word's features, cached (up to ``cap`` words): most repeat."""
+
+    def __init__(
+        self, weights: dict[str, float], features: Callable[[str], list[str]], cap: int
+    ) -> None:
+        self.get = weights.get
+        self.features = features
+        self.cap = cap
+        self.cache: dict[str, float] = {}
+
+    def __call__(self, word: str) -> float:
+        cached = self.cache.get(word)
+        if cached is None:
+            get = self.get
+            cached = sum(get(f, 0.0) for f in self.features(word))
+            if len(self.cache) < self.cap:
+                self.cache[word] = cached
+        return cached
+
+
 class LinearScorer:
     """Scores text with shipped logistic-regression weights; 0..1, higher = more likely attack."""
 
@@ -361,27 +382,8 @@ class LinearScorer:
             for name, pattern in _STRUCTURE.items()
             if "s:" + name in weights
         ]
-        self._word_cache: dict[str, float] = {}
-        self._quoted_cache: dict[str, float] = {}
-
-    def _word_weight(self, word: str) -> float:
-        """Sum of the weights of the word's own features, cached: most words repeat."""
-        cached = self._word_cache.get(word)
-        if cached is None:
-            get = self.weights.get
-            cached = sum(get(f, 0.0) for f in word_features(word))
-            if len(self._word_cache) < 200_000:
-                self._word_cache[word] = cached
-        return cached
-
-    def _quoted_weight(self, word: str) -> float:
-        cached = self._quoted_cache.get(word)
-        if cached is None:
-            get = self.weights.get
-            cached = sum(get(f, 0.0) for f in quoted_features(word))
-            if len(self._quoted_cache) < 50_000:
-                self._quoted_cache[word] = cached
-        return cached
+        self._word_weight = _FeatureSum(self.weights, word_features, 200_000)
+        self._quoted_weight = _FeatureSum(self.weights, quoted_features, 50_000)
 
     def probability(self, text: str) -> float:
         """Highest window probability that ``text`` is an injection."""
