@@ -184,6 +184,12 @@ def schedule(
     return job.id
 
 
+def _close(job: ScheduledJob, status: str) -> None:
+    """End a job for good (done, cancelled, failed): it frees its key and any claim on it."""
+    job.status, job.finished_at, job.pending_key = status, utcnow(), None
+    job.claimed_by, job.lease_until = None, None
+
+
 def cancel(session: Session, key: str) -> bool:
     """Cancel the pending job with this key; True if there was one."""
     job = session.scalars(
@@ -193,7 +199,7 @@ def cancel(session: Session, key: str) -> bool:
     ).first()
     if job is None:
         return False
-    job.status, job.pending_key, job.finished_at = "cancelled", None, utcnow()
+    _close(job, "cancelled")
     session.flush()
     return True
 
@@ -205,7 +211,8 @@ def finish(session: Session, job_id: int) -> bool:
     job = session.get(ScheduledJob, job_id, with_for_update=True)
     if job is None or job.status != "pending":
         return False
-    job.status, job.finished_at, job.pending_key, job.last_error = "done", utcnow(), None, None
+    _close(job, "done")
+    job.last_error = None
     session.flush()
     return True
 
@@ -294,9 +301,8 @@ def _run_one(engine: Engine, job_id: int, at: datetime) -> bool:
             ctx = JobContext(job.id, job.kind, job.due_at, job.attempts, at)
             with _job_context(ctx):
                 handler(session, dict(job.payload))
-            job.status, job.finished_at, job.last_error = "done", utcnow(), None
-            job.pending_key = None
-            job.claimed_by, job.lease_until = None, None
+            _close(job, "done")
+            job.last_error = None
         return True
     except Exception as exc:  # a handler may fail in any way; the job must survive it
         log.warning("job %s failed: %s", job_id, exc)
@@ -315,7 +321,7 @@ def _record_failure(engine: Engine, job_id: int, exc: Exception, at: datetime) -
         job.claimed_by, job.lease_until = None, None
         if job.attempts >= job.max_attempts:
             # Kept, not deleted: a failed job stays visible (and can be rescheduled by hand).
-            job.status, job.finished_at, job.pending_key = "failed", utcnow(), None
+            _close(job, "failed")
         else:
             job.status = "pending"
             job.due_at = max(at, job.due_at) + backoff(job.attempts)
