@@ -184,8 +184,9 @@ def schedule(
     return job.id
 
 
-def _close(job: ScheduledJob, status: str) -> None:
-    """End a job for good (done, cancelled, failed): it frees its key and any claim on it."""
+def close_job(job: ScheduledJob, status: str) -> None:
+    """End a job for good (done, cancelled, failed): it frees its key and any claim on it.
+    The caller flushes (or commits)."""
     job.status, job.finished_at, job.pending_key = status, utcnow(), None
     job.claimed_by, job.lease_until = None, None
 
@@ -199,7 +200,7 @@ def cancel(session: Session, key: str) -> bool:
     ).first()
     if job is None:
         return False
-    _close(job, "cancelled")
+    close_job(job, "cancelled")
     session.flush()
     return True
 
@@ -211,7 +212,7 @@ def finish(session: Session, job_id: int) -> bool:
     job = session.get(ScheduledJob, job_id, with_for_update=True)
     if job is None or job.status != "pending":
         return False
-    _close(job, "done")
+    close_job(job, "done")
     job.last_error = None
     session.flush()
     return True
@@ -301,7 +302,7 @@ def _run_one(engine: Engine, job_id: int, at: datetime) -> bool:
             ctx = JobContext(job.id, job.kind, job.due_at, job.attempts, at)
             with _job_context(ctx):
                 handler(session, dict(job.payload))
-            _close(job, "done")
+            close_job(job, "done")
             job.last_error = None
         return True
     except Exception as exc:  # a handler may fail in any way; the job must survive it
@@ -321,7 +322,7 @@ def _record_failure(engine: Engine, job_id: int, exc: Exception, at: datetime) -
         job.claimed_by, job.lease_until = None, None
         if job.attempts >= job.max_attempts:
             # Kept, not deleted: a failed job stays visible (and can be rescheduled by hand).
-            _close(job, "failed")
+            close_job(job, "failed")
         else:
             job.status = "pending"
             job.due_at = max(at, job.due_at) + backoff(job.attempts)

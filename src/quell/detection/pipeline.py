@@ -646,7 +646,7 @@ def finish_deferred_links(session: Session) -> int:
     Run before the index is rebuilt: an alert waiting for its link has no incident in the store
     yet, and would otherwise be taken for a held candidate and open a second incident.
     """
-    from quell.scheduler import ScheduledJob
+    from quell.scheduler import ScheduledJob, close_job
 
     jobs = list(
         session.scalars(
@@ -657,8 +657,7 @@ def finish_deferred_links(session: Session) -> int:
     )
     for job in jobs:
         _link_job(session, dict(job.payload))
-        job.status, job.finished_at, job.pending_key = "done", utcnow(), None
-        job.claimed_by, job.lease_until = None, None
+        close_job(job, "done")
     if jobs:
         session.flush()
     return len(jobs)
