@@ -156,12 +156,8 @@ def _usual_signal(raw: Any, ctx: Context) -> Signal | None:
             occurred = parse_when(when, "occurred_at", now=received, default=received)
         except InvalidInput:
             return None
-    explicit = get("system")
-    system = map_system(explicit, labels, ctx.known_systems)
-    if explicit and system is None:
-        labels.setdefault("system", explicit)
     source = get("source") or "native"
-    fingerprint = get("fingerprint") or label_fingerprint(source, system, kind, labels)
+    system, fingerprint = _where_from(get("system"), labels, ctx, source, kind, get("fingerprint"))
     return Signal(
         source,
         kind,
@@ -177,6 +173,22 @@ def _usual_signal(raw: Any, ctx: Context) -> Signal | None:
         get("archetype"),
         evidence,
     )
+
+
+def _where_from(
+    explicit: str | None,
+    labels: dict[str, str],
+    ctx: Context,
+    source: str,
+    kind: str,
+    fingerprint: str | None,
+) -> tuple[str | None, str]:
+    """The signal's AI system and fingerprint, for both validation paths (`labels` may gain the
+    sender's own system name: an unmapped signal still shows where it came from)."""
+    system = map_system(explicit, labels, ctx.known_systems)
+    if explicit and system is None:
+        labels.setdefault("system", explicit)
+    return system, fingerprint or label_fingerprint(source, system, kind, labels)
 
 
 def _at(where: str, key: str) -> str:
@@ -222,14 +234,15 @@ def native_signal(raw: Any, ctx: Context, where: str = "") -> Signal:
         raise InvalidInput(f"{field}: expected an object", field=field)
     archetype = _text(raw, "archetype", where, required=False, limit=MAX_NAME)
     explicit = _text(raw, "system", where, required=False, limit=MAX_NAME)
-    system = map_system(explicit, labels, ctx.known_systems)
-    if explicit and system is None:
-        # Keep what the sender said, so an unmapped signal still shows where it came from.
-        labels.setdefault("system", explicit)
     source = source or "native"
-    fingerprint = _text(
-        raw, "fingerprint", where, required=False, limit=MAX_FINGERPRINT
-    ) or label_fingerprint(source, system, kind, labels)
+    system, fingerprint = _where_from(
+        explicit,
+        labels,
+        ctx,
+        source,
+        kind,
+        _text(raw, "fingerprint", where, required=False, limit=MAX_FINGERPRINT),
+    )
     when = raw.get("occurred_at")
     occurred = (
         ctx.received_at
