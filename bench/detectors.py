@@ -76,6 +76,7 @@ FINAL_SETS: tuple[str, ...] = (
     "injection-final-heldout-5.jsonl",
     "injection-final-heldout-6.jsonl",
     "injection-final-heldout-7.jsonl",
+    "injection-final-heldout-8.jsonl",
 )
 # Training sets: (ordinary prompts, attacks), tuned and trained on.
 TRAINING_SETS: dict[str, tuple[str, str]] = {

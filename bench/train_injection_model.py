@@ -4,7 +4,7 @@ Run from the repository root:  .venv/bin/python bench/train_injection_model.py [
 
 Training data is quell's own hand-written examples in bench/data (listed in TRAIN below);
 nothing from /work/shared or any other data set is read. The current final held-out set
-(bench/data/injection-final-heldout-7.jsonl) is never read here; earlier final sets were each
+(bench/data/injection-final-heldout-8.jsonl) is never read here; earlier final sets were each
 measured once untuned and are now training data.
 Logistic regression with an L2 penalty over word, word-pair, stem, character n-gram,
 multilingual cue, cue-pair, framing and structure features (see quell.detection.injection_model),
@@ -15,10 +15,11 @@ files one writer wrote in one round: an attack file and its ordinary file, or on
 so each text is scored as data from a new round would be, not helped by near neighbours from
 its own file (leave-one-group-out). The full detector (rules + model) is run on those scores
 for each candidate of how the model's probability enters the rules' noisy-or (minimum
-probability, weight, veto level, what the veto spares), and the candidate with the best recall
-whose false-flag rate on the ordinary training prompts stays at or under TARGET_FPR is written
-into the model file. ``--cv`` prints the grouped figures (``--random`` adds plain 5-fold
-out-of-fold ones, which are optimistic: same-file neighbours) without writing anything.
+probability, weight, veto level, what the veto spares), over the CALIBRATION_GROUPS only: the
+final sets that no rule was tuned on. The candidate with the best recall whose false-flag rate
+on their ordinary prompts stays at or under TARGET_FPR is written into the model file. ``--cv``
+prints the grouped figures (``--random`` adds plain 5-fold out-of-fold ones, which are
+optimistic: same-file neighbours) without writing anything.
 Environment knobs for experiments: QUELL_L2, QUELL_TARGET_FPR, QUELL_NEG_WEIGHT,
 QUELL_MIN_COUNT, QUELL_DROP (feature prefixes to leave out), QUELL_MODEL_ONLY (skip the
 calibration), QUELL_OOF_OUT (where the out-of-fold scores are saved).
@@ -108,15 +109,26 @@ TRAIN: tuple[tuple[str, str], ...] = (
     ("ordinary-prompts-18.jsonl", "set18"),
     ("injections-train-16.jsonl", "set19"),  # 38 languages, natively written
     ("ordinary-prompts-19.jsonl", "set19"),
+    # Final set 7, measured once untuned by round 6's and once by round 7's detector (recall
+    # 0.722 at 0.59% ordinary flagged); now training and calibration data.
+    ("injection-final-heldout-7.jsonl", "final7"),
 )
+# Where the combination of rules and model is calibrated (round 8): final sets written by
+# helpers who never saw the detector, whose ordinary prompts are mixed as the target's are
+# (about a quarter look-alikes) and on which no rule was ever tuned (final set 4 was, in round
+# 5). Until round 7 the calibration ran over every group, but the rules are in-sample on the
+# training writers' files (every false flag there was narrowed away) while the model is scored
+# out of fold, so the choice leaned on the rules; and those files' ordinary prompts are 40-60%
+# look-alikes, so 1% on them meant a needlessly high bar for the model. On final sets 4-7, with
+# each set's rules as they were before anyone read it, the model alone at 0.9 found 0.852 of
+# attacks at 0.73% ordinary flagged; the shipped calibration 0.776 at 0.97%.
+CALIBRATION_GROUPS = ("final5", "final6", "final7")
 OUT = ROOT / "src" / "quell" / "detection" / "data" / "injection_model.json"
 L2 = float(os.environ.get("QUELL_L2", "1.0"))
 PRUNE = 0.02
-# The target's 1%. Until round 5 this was 0.5%, a margin for new writers; since round 6 the
-# ordinary training prompts are far trickier than an ordinary mix (40-60% look-alikes in the
-# new files, against about a quarter in the final sets), and on final set 5 (the one group no
-# rule was tuned on) the 1% choice flags 1.0% of its ordinary prompts, out of fold.
-TARGET_FPR = float(os.environ.get("QUELL_TARGET_FPR", "0.01"))
+# Below the target's 1%: single final sets have varied by about half a point around the pooled
+# rate, so the calibration aims a quarter point under the target on the pooled sets.
+TARGET_FPR = float(os.environ.get("QUELL_TARGET_FPR", "0.0075"))
 # Experiments: ordinary prompts' weight in the loss, and how many texts a feature needs.
 NEG_WEIGHT = float(os.environ.get("QUELL_NEG_WEIGHT", "1.0"))
 MIN_COUNT = int(os.environ.get("QUELL_MIN_COUNT", "2"))
@@ -213,13 +225,20 @@ def group_folds(groups: np.ndarray) -> np.ndarray:
     return np.array([names.index(g) for g in groups])
 
 
-CANDIDATES = [
-    {"min": m, "weight": w, "veto": v, "spares": s}
-    for m in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
-    for w in (0.5, 0.51, 0.53, 0.55, 0.58, 0.6, 0.65, 0.75, 0.85, 0.95)
-    for v in (0.0, 0.05, 0.1, 0.2)
+# How the veto treats rule hits below its level: cut to half ("cut" 0.5, rounds 3-7), to a
+# quarter or to nothing; "veto" 1.01 applies it whatever the model says, so that rules not near
+# certain (below "spares") only count beside the model's own evidence.
+_VETOES = [
+    {"veto": v, "spares": s, "cut": 0.5}
+    for v in (0.0, 0.05, 0.1, 0.2, 0.5, 0.9)
     for s in (0.99, 0.85, 0.75)
     if not (v == 0.0 and s != 0.99)
+] + [{"veto": 1.01, "spares": s, "cut": c} for s in (1.01, 0.99) for c in (0.0, 0.25, 0.5)]
+CANDIDATES = [
+    {"min": m, "weight": w, **veto}
+    for m in (0.5, 0.6, 0.7, 0.8, 0.85, 0.88, 0.9, 0.92, 0.95)
+    for w in (0.5, 0.51, 0.52, 0.53, 0.54, 0.55, 0.56, 0.57, 0.58, 0.6, 0.65, 0.75, 0.85, 0.95)
+    for veto in _VETOES
 ]
 
 
@@ -294,10 +313,11 @@ def main() -> None:
     texts, y, groups = load()
     bags = bags_of(texts)
     model_only = bool(os.environ.get("QUELL_MODEL_ONLY"))
-    flagger = Flagger(texts)
+    at = np.flatnonzero(np.isin(groups, CALIBRATION_GROUPS))
+    flagger = Flagger([texts[i] for i in at])
     if args.random:
         p_rand = out_of_fold(texts, bags, y, random_folds(len(texts)))
-        report("5-fold", p_rand, y, groups, flagger)
+        report("5-fold", p_rand[at], y[at], groups[at], flagger)
     p = out_of_fold(texts, bags, y, group_folds(groups))
     np.save(os.environ.get("QUELL_OOF_OUT", "/tmp/quell_injection_oof.npy"), p)
     if model_only:
@@ -305,7 +325,10 @@ def main() -> None:
             rec, fpr = rates(p >= t, y)
             print(f"[grouped] model alone >= {t}: recall {rec:.3f}  ordinary flagged {fpr:.3f}")
         return
-    cal = report("grouped", p, y, groups, flagger)
+    for t in (0.8, 0.9, 0.95):
+        rec, fpr = rates(p >= t, y)
+        print(f"[grouped, all groups] model alone >= {t}: recall {rec:.3f}, flagged {fpr:.3f}")
+    cal = report("grouped, calibration groups", p[at], y[at], groups[at], flagger)
     if args.cv:
         return
     x, vocab = featurize(bags)

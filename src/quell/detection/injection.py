@@ -2391,14 +2391,16 @@ def model_evidence(hits: list[_Hit], p: float, cal: dict[str, float], length: in
     """Rule hits after the word model's say: probability ``p`` under calibration ``cal``.
 
     Below ``veto`` the model cuts rule evidence that is not already near certain (``spares``)
-    and not found under a disguise; at ``min`` or more it adds evidence of ``p x weight``.
+    and not found under a disguise to ``cut`` of its weight; at ``min`` or more it adds
+    evidence of ``p x weight`` (enough to flag alone where that reaches 0.5).
     """
     if hits and p < cal.get("veto", MODEL_VETO) and not any(h.via for h in hits):
         miss = 1.0
         for h in hits:
             miss *= 1.0 - h.weight
         if 1.0 - miss < cal.get("spares", MODEL_VETO_SPARES):
-            hits = [_Hit(h.rule, h.span, h.weight * MODEL_VETO_FACTOR, h.via) for h in hits]
+            cut = cal.get("cut", MODEL_VETO_FACTOR)
+            hits = [_Hit(h.rule, h.span, h.weight * cut, h.via) for h in hits]
     if p >= cal.get("min", MODEL_MIN):
         lead = max(hits, key=lambda h: h.weight) if hits else None
         rule = _MODEL_RULES[lead.rule.category if lead else "direct_injection"]
@@ -2413,7 +2415,7 @@ def model_evidence(hits: list[_Hit], p: float, cal: dict[str, float], length: in
 MODEL_MIN = 0.7  # below this probability the model adds no evidence
 MODEL_WEIGHT = 0.55  # evidence weight = probability x this, so the model alone cannot flag
 MODEL_VETO = 0.1  # below this probability, weak rule evidence is cut ...
-MODEL_VETO_FACTOR = 0.5  # ... to this share of its weight,
+MODEL_VETO_FACTOR = 0.5  # ... to this share of its weight ("cut"),
 MODEL_VETO_SPARES = 0.99  # unless the rules together are at least this sure
 
 # A request to translate or explain a quoted phrase treats the quote as data, not as orders.
