@@ -120,8 +120,8 @@ TRAIN: tuple[tuple[str, str], ...] = (
 # training writers' files (every false flag there was narrowed away) while the model is scored
 # out of fold, so the choice leaned on the rules; and those files' ordinary prompts are 40-60%
 # look-alikes, so 1% on them meant a needlessly high bar for the model. On final sets 4-7, with
-# each set's rules as they were before anyone read it, the model alone at 0.9 found 0.852 of
-# attacks at 0.73% ordinary flagged; the shipped calibration 0.776 at 0.97%.
+# each set's rules as they were before anyone read it (bench/rules_then.py), the model alone
+# at 0.9 found 0.861 of attacks at 0.66% ordinary flagged; round 7's calibration 0.780 at 0.91%.
 CALIBRATION_GROUPS = ("final5", "final6", "final7")
 OUT = ROOT / "src" / "quell" / "detection" / "data" / "injection_model.json"
 L2 = float(os.environ.get("QUELL_L2", "1.0"))
