@@ -44,7 +44,7 @@ from quell.incidents.models import Incident
 from quell.incidents.timeline import append_event
 from quell.ingest.signal import Signal
 from quell.inventory.models import AISystem
-from quell.store.db import PerEngine
+from quell.store.db import PerEngine, run_rows
 from quell.timeutil import as_utc, utcnow
 
 ACTOR = "quell-correlation"
@@ -546,10 +546,7 @@ def link_held(session: Session, incident_id: int, runs: Sequence[Sequence[int]])
     params = [(incident_id, int(first), int(last)) for first, last in runs]
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        if len(params) == 1:
-            cursor.execute(sql, params[0])
-        else:
-            cursor.executemany(sql, params)
+        run_rows(cursor, sql, params)
     finally:
         cursor.close()
 

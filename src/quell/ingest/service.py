@@ -27,7 +27,7 @@ from quell.ingest.models import Alert, ChangeEvent, Payload, SignalRow
 from quell.ingest.normalise import Item
 from quell.ingest.signal import Signal
 from quell.inventory.models import AISystem
-from quell.store.db import session_scope
+from quell.store.db import run_rows, session_scope
 from quell.timeutil import as_utc
 
 _IN_CHUNK = 500  # fingerprints per IN (...) lookup, well under every driver's parameter limit
@@ -609,10 +609,7 @@ class _Driver:
 
     def _executemany(self, sql: str, params: list[tuple[Any, ...]]) -> None:
         with self._cursor(sql) as cursor:
-            if len(params) == 1:
-                cursor.execute(sql, params[0])
-            else:
-                cursor.executemany(sql, params)
+            run_rows(cursor, sql, params)
 
 
 # --- reading back --------------------------------------------------------------------------

@@ -7,7 +7,7 @@ SQLite (one file, WAL mode) by default; PostgreSQL through the same code when
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any, ClassVar, Self, TypeVar
@@ -90,6 +90,15 @@ def first_or_missing(session: Session, query: Select[T], missing: str) -> T:
     if row is None:
         raise NotFound(missing)
     return row
+
+
+def run_rows(cursor: Any, sql: str, params: Sequence[Sequence[Any]]) -> None:
+    """Run `sql` once per parameter row on a DB-API cursor: `execute` for a single row (the
+    drivers' executemany costs more setup than one statement is worth), else `executemany`."""
+    if len(params) == 1:
+        cursor.execute(sql, params[0])
+    else:
+        cursor.executemany(sql, params)
 
 
 def alembic_config(engine: Engine) -> Config:
