@@ -15,6 +15,7 @@ away and rebuilt, so memory never runs ahead of the store.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -69,6 +70,8 @@ ARCHETYPE_TITLES = {
     "toxicity_abuse": "Toxic or abusive output",
     "agentic_misalignment": "Agentic misalignment",
 }
+
+log = logging.getLogger("quell.ingest")  # the intake writer and linker run HeldLinks
 
 
 @dataclass(slots=True)
@@ -599,6 +602,14 @@ class HeldLinks:
         if not rest:
             scheduler.finish(session, self.job_id)
         return rest
+
+    def give_up(self) -> None:
+        """Stop running this job here after a failure, logged with the exception being handled.
+
+        It stays pending in the store, so the scheduler runs it once its grace time is over.
+        """
+        log.exception("intake: linking the alerts of incident %s failed", self.incident_id)
+        self.runs = []
 
 
 def _take(

@@ -179,9 +179,7 @@ class Committer(PerEngine):
                 rest = links.step(session, yield_to=self._requests_waiting)
             links.runs = rest
         except Exception:
-            # Stored, so not lost: the scheduler runs the job once its grace time is over.
-            log.exception("intake: linking the alerts of incident %s failed", links.incident_id)
-            links.runs = []
+            links.give_up()
         if not links.runs:
             self._deferred.popleft()
 
@@ -306,8 +304,7 @@ class _Linker:
                 self._queue.popleft()
 
     def _step(self, links: HeldLinks) -> None:
-        """One chunk, retried after a lost race; a job that keeps failing is given up here
-        (it stays pending in the store, so the scheduler runs it after its grace time)."""
+        """One chunk, retried after a lost race; a job that keeps failing is given up here."""
         for attempt in range(self.ATTEMPTS):
             try:
                 started = time.monotonic()
@@ -325,8 +322,7 @@ class _Linker:
             except Exception as exc:
                 if _retryable(exc) and attempt + 1 < self.ATTEMPTS:
                     continue
-                log.exception("intake: linking the alerts of incident %s failed", links.incident_id)
-                links.runs = []
+                links.give_up()
                 return
 
 
