@@ -77,7 +77,10 @@ FINAL_SETS: tuple[str, ...] = (
     "injection-final-heldout-6.jsonl",
     "injection-final-heldout-7.jsonl",
     "injection-final-heldout-8.jsonl",
+    "injection-final-heldout-9.jsonl",
 )
+# Earlier final sets the shipped word model has not been trained on (measured before).
+UNTRAINED_FINALS = frozenset({"injection-final-heldout-8.jsonl"})
 # Training sets: (ordinary prompts, attacks), tuned and trained on.
 TRAINING_SETS: dict[str, tuple[str, str]] = {
     "quell set 1": ("ordinary-prompts.jsonl", "injections-heldout.jsonl"),
@@ -139,10 +142,10 @@ def injection_quality(tmp: Path) -> dict[str, dict[str, Any]]:
     results[f"prompt_injection / {label}, per kind"] = by_kind(DATA / final)
     for number, name in enumerate(earlier, start=1):
         earlier_rows = [json.loads(line) for line in _lines(DATA / name)]
-        results[
-            f"prompt_injection / final set {number} ({_counts(earlier_rows)}), now tuned and "
-            "trained on"
-        ] = _pick(evaluate(inj, DATA / name))
+        status = "not trained on" if name in UNTRAINED_FINALS else "now tuned and trained on"
+        results[f"prompt_injection / final set {number} ({_counts(earlier_rows)}), {status}"] = (
+            _pick(evaluate(inj, DATA / name))
+        )
     for label, (neg, pos) in TRAINING_SETS.items():
         results[f"prompt_injection / {label}, tuned and trained on"] = _pick(
             evaluate(inj, _mix(tmp, "t.jsonl", _lines(DATA / neg), _lines(DATA / pos)))

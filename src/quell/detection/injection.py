@@ -2413,7 +2413,7 @@ def model_evidence(hits: list[_Hit], p: float, cal: dict[str, float], length: in
 # own (the shipped one does: bench/train_injection_model.py picks these on out-of-fold scores
 # of the training files, never on a final held-out set).
 MODEL_MIN = 0.7  # below this probability the model adds no evidence
-MODEL_WEIGHT = 0.55  # evidence weight = probability x this, so the model alone cannot flag
+MODEL_WEIGHT = 0.55  # evidence weight = probability x this: alone it flags from about 0.91
 MODEL_VETO = 0.1  # below this probability, weak rule evidence is cut ...
 MODEL_VETO_FACTOR = 0.5  # ... to this share of its weight ("cut"),
 MODEL_VETO_SPARES = 0.99  # unless the rules together are at least this sure
