@@ -2411,7 +2411,7 @@ def model_evidence(hits: list[_Hit], p: float, cal: dict[str, float], length: in
 
 # How rules and the word model combine, when the model file carries no "calibration" of its
 # own (the shipped one does: bench/train_injection_model.py picks these on out-of-fold scores
-# of the training files, never on a final held-out set).
+# of earlier rounds' final sets, now training data, never on the current held-out ones).
 MODEL_MIN = 0.7  # below this probability the model adds no evidence
 MODEL_WEIGHT = 0.55  # evidence weight = probability x this: alone it flags from about 0.91
 MODEL_VETO = 0.1  # below this probability, weak rule evidence is cut ...
