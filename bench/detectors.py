@@ -78,9 +78,8 @@ FINAL_SETS: tuple[str, ...] = (
     "injection-final-heldout-7.jsonl",
     "injection-final-heldout-8.jsonl",
     "injection-final-heldout-9.jsonl",
+    "injection-final-heldout-10.jsonl",
 )
-# Earlier final sets the shipped word model has not been trained on (measured before).
-UNTRAINED_FINALS = frozenset({"injection-final-heldout-8.jsonl"})
 # Training sets: (ordinary prompts, attacks), tuned and trained on.
 TRAINING_SETS: dict[str, tuple[str, str]] = {
     "quell set 1": ("ordinary-prompts.jsonl", "injections-heldout.jsonl"),
@@ -108,6 +107,10 @@ TRAINING_SETS: dict[str, tuple[str, str]] = {
     "quell training set 17 (agents)": ("ordinary-prompts-17.jsonl", "injections-train-14.jsonl"),
     "quell training set 18 (personas)": ("ordinary-prompts-18.jsonl", "injections-train-15.jsonl"),
     "quell training set 19 (languages)": ("ordinary-prompts-19.jsonl", "injections-train-16.jsonl"),
+    "quell training set 20 (pretexts)": ("ordinary-prompts-20.jsonl", "injections-train-17.jsonl"),
+    "quell training set 21 (pressure)": ("ordinary-prompts-21.jsonl", "injections-train-18.jsonl"),
+    "quell training set 22 (indirect)": ("ordinary-prompts-22.jsonl", "injections-train-19.jsonl"),
+    "quell training set 23 (agents)": ("ordinary-prompts-23.jsonl", "injections-train-20.jsonl"),
 }  # fmt: skip
 
 
@@ -142,10 +145,10 @@ def injection_quality(tmp: Path) -> dict[str, dict[str, Any]]:
     results[f"prompt_injection / {label}, per kind"] = by_kind(DATA / final)
     for number, name in enumerate(earlier, start=1):
         earlier_rows = [json.loads(line) for line in _lines(DATA / name)]
-        status = "not trained on" if name in UNTRAINED_FINALS else "now tuned and trained on"
-        results[f"prompt_injection / final set {number} ({_counts(earlier_rows)}), {status}"] = (
-            _pick(evaluate(inj, DATA / name))
-        )
+        results[
+            f"prompt_injection / final set {number} ({_counts(earlier_rows)}), now tuned and "
+            "trained on"
+        ] = _pick(evaluate(inj, DATA / name))
     for label, (neg, pos) in TRAINING_SETS.items():
         results[f"prompt_injection / {label}, tuned and trained on"] = _pick(
             evaluate(inj, _mix(tmp, "t.jsonl", _lines(DATA / neg), _lines(DATA / pos)))
