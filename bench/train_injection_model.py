@@ -376,13 +376,13 @@ def main() -> None:
         print(f"[grouped, all groups] model alone >= {t}: recall {rec:.3f}, flagged {fpr:.3f}")
     x, vocab = featurize(bags)
     w, b = fit(x, y)
-    final = scorer_from(w, b, vocab)
-    must_p = np.array([final.probability(normalize(t).text) for t in MUST_FLAG])
+    weights = {f: round(float(w[j]), 3) for f, j in vocab.items() if abs(w[j]) >= PRUNE}
+    shipped = LinearScorer(weights, round(b, 4))  # the plain attacks meet the weights as shipped
+    must_p = np.array([shipped.probability(normalize(t).text) for t in MUST_FLAG])
     must = (Flagger(list(MUST_FLAG)), must_p)
     cal = report("grouped, calibration groups", p[at], y[at], groups[at], flagger, must)
     if args.cv:
         return
-    weights = {f: round(float(w[j]), 3) for f, j in vocab.items() if abs(w[j]) >= PRUNE}
     write_model(OUT, "quell injection model; see bench/train_injection_model.py", round(b, 4),
                 weights, calibration=cal)  # fmt: skip
     print(f"{OUT}: {len(weights)} weights from {len(texts)} texts ({int(y.sum())} attacks)")
