@@ -85,32 +85,28 @@ def main() -> None:
     parser.add_argument("--oof", default="/tmp/quell_injection_oof.npy",
                         help="grouped out-of-fold probabilities saved by the trainer")
     args = parser.parse_args()
-    texts, y_all, _ = load()
+    texts, y_all, groups = load()
     p_all = np.load(args.oof)
     if len(p_all) != len(texts):
         sys.exit(f"{args.oof} holds {len(p_all)} scores for {len(texts)} training texts: "
                  "rerun bench/train_injection_model.py --cv")  # fmt: skip
-    start, offsets = 0, {}
-    for name, _group in TRAIN:
-        n = sum(1 for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line)
-        offsets[name] = (start, n)
-        start += n
+    group_of = dict(TRAIN)  # each final set is a group of its own, its lines in file order
     det = PromptInjectionDetector(model=False)
     rules: dict[tuple[str, str], Rule] = {}
     rows = []  # (set, text, label, hits, p)
     with tempfile.TemporaryDirectory() as scratch:
         for name, commit in RULES_THEN.items():
-            if name not in offsets:
+            if name not in group_of:
                 sys.exit(f"{name} is not in the trainer's TRAIN list: no out-of-fold score")
-            a, n = offsets[name]
+            at = np.flatnonzero(groups == group_of[name])
             print(f"{name}: rules at {commit} ...", file=sys.stderr)
-            for i, found in enumerate(hits_then(name, commit, Path(scratch))):
+            for i, found in zip(at, hits_then(name, commit, Path(scratch)), strict=True):
                 hits = [
                     _Hit(rules.setdefault((r, c), Rule(r, c, 0.0, re.compile(r"(?!)"))),
-                         (0, len(texts[a + i])), w, via)
+                         (0, len(texts[i])), w, via)
                     for r, c, w, via in found
                 ]  # fmt: skip
-                rows.append((name, texts[a + i], int(y_all[a + i]), hits, float(p_all[a + i])))
+                rows.append((name, texts[i], int(y_all[i]), hits, float(p_all[i])))
     y = np.array([r[2] for r in rows])
     sets = np.array([r[0] for r in rows])
     p = np.array([r[4] for r in rows])
