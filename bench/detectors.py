@@ -33,6 +33,9 @@ from quell.detection.base import default_text_detectors, get_detector  # noqa: E
 from quell.detection.evaluate import evaluate  # noqa: E402
 from quell.detection.injection import PromptInjectionDetector  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from train_injection_model import EMPHASIS, HELD_OUT, TRAIN  # noqa: E402
+
 DATA = ROOT / "bench" / "data"
 SHARED = Path(os.environ.get("QUELL_DATASETS", "/work/shared/datasets"))
 
@@ -65,53 +68,34 @@ def _pick(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# Final injection sets, oldest first. Each was committed before the detector changes of its
-# round and measured once untuned at the end of it; the last is the one never tuned on, the
-# earlier ones are training data since.
+# Final injection sets, oldest first, and the training sets, as the trainer lists them. Each
+# final set was committed before the detector changes of its round and measured once untuned at
+# the end of it; the last (the trainer's HELD_OUT) is the one never tuned on, the earlier ones
+# are training data since.
 FINAL_SETS: tuple[str, ...] = (
-    "injection-final-heldout.jsonl",
-    "injection-final-heldout-2.jsonl",
-    "injection-final-heldout-3.jsonl",
-    "injection-final-heldout-4.jsonl",
-    "injection-final-heldout-5.jsonl",
-    "injection-final-heldout-6.jsonl",
-    "injection-final-heldout-7.jsonl",
-    "injection-final-heldout-8.jsonl",
-    "injection-final-heldout-9.jsonl",
-    "injection-final-heldout-10.jsonl",
+    *(name for name, group in TRAIN if group.startswith("final")),
+    HELD_OUT,
 )
-# Training sets: (ordinary prompts, attacks), tuned and trained on.
-TRAINING_SETS: dict[str, tuple[str, str]] = {
-    "quell set 1": ("ordinary-prompts.jsonl", "injections-heldout.jsonl"),
-    "quell set 2": ("ordinary-prompts-2.jsonl", "injections-heldout-2.jsonl"),
-    "quell set 3": ("ordinary-prompts-3.jsonl", "injections-heldout-3.jsonl"),
-    "quell training set 4 (tricky)": ("ordinary-prompts-4.jsonl", "injections-train.jsonl"),
-    "quell training set 5": ("ordinary-prompts-5.jsonl", "injections-train-2.jsonl"),
-    "quell training set 6": ("ordinary-prompts-6.jsonl", "injections-train-3.jsonl"),
-    "quell training set 7": ("ordinary-prompts-7.jsonl", "injections-train-4.jsonl"),
-    "quell training set 8": ("ordinary-prompts-8.jsonl", "injections-train-5.jsonl"),
-    "quell training set 9": ("ordinary-prompts-9.jsonl", "injections-train-6.jsonl"),
-    "quell training set 10 (casual)": ("ordinary-prompts-10.jsonl", "injections-train-7.jsonl"),
-    "quell training set 11 (framings)": ("ordinary-prompts-11.jsonl", "injections-train-8.jsonl"),
-    "quell training set 12 (obfuscation)": (
-        "ordinary-prompts-12.jsonl",
-        "injections-train-9.jsonl",
-    ),
-    "quell training set 13 (languages)": ("ordinary-prompts-13.jsonl", "injections-train-10.jsonl"),
-    "quell training set 14 (indirect)": ("ordinary-prompts-14.jsonl", "injections-train-11.jsonl"),
-    "quell training set 15 (pretexts)": ("ordinary-prompts-15.jsonl", "injections-train-12.jsonl"),
-    "quell training set 16 (ordinary mix)": (
-        "ordinary-prompts-16.jsonl",
-        "injections-train-13.jsonl",
-    ),
-    "quell training set 17 (agents)": ("ordinary-prompts-17.jsonl", "injections-train-14.jsonl"),
-    "quell training set 18 (personas)": ("ordinary-prompts-18.jsonl", "injections-train-15.jsonl"),
-    "quell training set 19 (languages)": ("ordinary-prompts-19.jsonl", "injections-train-16.jsonl"),
-    "quell training set 20 (pretexts)": ("ordinary-prompts-20.jsonl", "injections-train-17.jsonl"),
-    "quell training set 21 (pressure)": ("ordinary-prompts-21.jsonl", "injections-train-18.jsonl"),
-    "quell training set 22 (indirect)": ("ordinary-prompts-22.jsonl", "injections-train-19.jsonl"),
-    "quell training set 23 (agents)": ("ordinary-prompts-23.jsonl", "injections-train-20.jsonl"),
-}  # fmt: skip
+
+
+def _training_sets() -> dict[str, tuple[list[str], list[str]]]:
+    """Label -> (ordinary prompt files, attack files) of each writer's training group."""
+    files: dict[str, list[str]] = {}
+    for name, group in TRAIN:
+        if group.startswith("set"):
+            files.setdefault(group, []).append(name)
+    out = {}
+    for group, names in files.items():
+        note = f" ({EMPHASIS[group]})" if group in EMPHASIS else ""
+        ordinary = [n for n in names if n.startswith("ordinary")]
+        out[f"quell training set {group[3:]}{note}"] = (
+            ordinary,
+            [n for n in names if n not in ordinary],
+        )
+    return out
+
+
+TRAINING_SETS = _training_sets()
 
 
 def _counts(rows: list[dict[str, Any]]) -> str:
@@ -149,9 +133,10 @@ def injection_quality(tmp: Path) -> dict[str, dict[str, Any]]:
             f"prompt_injection / final set {number} ({_counts(earlier_rows)}), now tuned and "
             "trained on"
         ] = _pick(evaluate(inj, DATA / name))
-    for label, (neg, pos) in TRAINING_SETS.items():
+    for label, (negs, poss) in TRAINING_SETS.items():
+        parts = [_lines(DATA / name) for name in (*negs, *poss)]
         results[f"prompt_injection / {label}, tuned and trained on"] = _pick(
-            evaluate(inj, _mix(tmp, "t.jsonl", _lines(DATA / neg), _lines(DATA / pos)))
+            evaluate(inj, _mix(tmp, "t.jsonl", *parts))
         )
     return results
 

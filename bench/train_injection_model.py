@@ -4,8 +4,8 @@ Run from the repository root:  .venv/bin/python bench/train_injection_model.py [
 
 Training data is quell's own hand-written examples in bench/data (listed in TRAIN below);
 nothing from /work/shared or any other data set is read. The current final held-out set
-(bench/data/injection-final-heldout-10.jsonl) is never read here; earlier final sets were each
-measured untuned and are now training data.
+(HELD_OUT, in bench/data) is never read here; earlier final sets were each measured untuned and
+are now training data.
 Logistic regression with an L2 penalty over word, word-pair, stem, character n-gram,
 multilingual cue, cue-pair, framing and structure features (see quell.detection.injection_model),
 fitted with SciPy's L-BFGS; weights smaller than PRUNE are dropped to keep the file small.
@@ -53,6 +53,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 from linear import fit_logistic, fit_nb_logistic, write_model  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
+# The final set no detector change has read: measured once per round by bench/detectors.py.
+HELD_OUT = "injection-final-heldout-10.jsonl"
+# Short notes on what a training group's writer was asked to stress, shown by bench/detectors.py.
+EMPHASIS = {
+    "set4": "tricky", "set10": "casual", "set11": "framings", "set12": "obfuscation",
+    "set13": "languages", "set14": "indirect", "set15": "pretexts", "set16": "ordinary mix",
+    "set17": "agents", "set18": "personas", "set19": "languages", "set20": "pretexts",
+    "set21": "pressure", "set22": "indirect", "set23": "agents",
+}  # fmt: skip
 # (file, group): a group is what one writer wrote in one round, scored together in grouped CV.
 TRAIN: tuple[tuple[str, str], ...] = (
     ("injections-heldout.jsonl", "set1"),
@@ -159,6 +168,8 @@ def load() -> tuple[list[str], np.ndarray, np.ndarray]:
     labels: list[int] = []
     groups: list[str] = []
     for name, group in TRAIN:
+        if name == HELD_OUT:
+            sys.exit(f"{name} is the held-out final set; move HELD_OUT on before training on it")
         path = DATA / name
         if not path.exists():
             print(f"(skipping {name}: not there yet)")
