@@ -13,7 +13,6 @@ import orjson
 
 from quell.detection.base import (
     DEFAULT_TEXT_DETECTORS,
-    DETECTORS,
     MAX_SCAN_CHARS,
     DetectorInputError,
     Finding,
@@ -40,8 +39,13 @@ class DetectionCliError(click.ClickException):
 def _detectors(names: str | None) -> list[TextDetector]:
     chosen = [n.strip() for n in names.split(",") if n.strip()] if names else list(
         DEFAULT_TEXT_DETECTORS)  # fmt: skip
+    return [_detector(n) for n in chosen]
+
+
+def _detector(name: str) -> TextDetector:
+    """A registered detector or a model folder, or a one-line error (exit 2)."""
     try:
-        return [get_detector(n) for n in chosen]
+        return get_detector(name)
     except QuellError as exc:
         raise DetectionCliError(exc.message) from None
 
@@ -104,7 +108,8 @@ def _send(url: str, token: str | None, signals: list[dict[str, Any]]) -> int:
 
 @click.command("scan")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--detectors", "names", help="Comma-separated detector names (default: all).")
+@click.option("--detectors", "names",
+              help="Comma-separated detector names or model folders (default: all).")
 @click.option("--field", default="text", show_default=True, help="JSON field holding the text.")
 @click.option("--system", default=None, help="AI system name to put on sent signals.")
 @click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
@@ -191,12 +196,13 @@ def eval_group() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def eval_detector(name: str, file: Path, as_json: bool) -> None:
-    """Score detector NAME on FILE ({"text", "label"} or {"full_text", "spans"} lines)."""
+    """Score detector NAME on FILE ({"text", "label"} or {"full_text", "spans"} lines).
+
+    NAME is a built-in detector or a model folder holding quell-detector.json.
+    """
     from quell.detection.evaluate import evaluate
 
-    if name not in DETECTORS:
-        raise DetectionCliError(f"unknown detector {name!r}; known: {', '.join(sorted(DETECTORS))}")
-    result = evaluate(get_detector(name), file)
+    result = evaluate(_detector(name), file)
     if as_json:
         click.echo(orjson.dumps(result).decode())
         return

@@ -173,7 +173,9 @@ class Monitor:
                 detector = self._canary if item == "canary" else get_detector(item)
             else:
                 detector = item
-            (inputs if detector.name in INPUT_DETECTORS else outputs).append(detector)
+            reads = getattr(detector, "reads", None)
+            is_input = reads == "input" if reads else detector.name in INPUT_DETECTORS
+            (inputs if is_input else outputs).append(detector)
         return inputs, outputs
 
     @staticmethod

@@ -13,6 +13,8 @@ logits; ``positive_index`` says which column means "flag".
 
 from __future__ import annotations
 
+import inspect
+import json
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,7 +25,6 @@ import numpy as np
 from quell.detection.base import (
     ARCHETYPES,
     Finding,
-    TextDetector,
     cap_text,
     clamp_score,
     mark_truncated,
@@ -73,13 +74,23 @@ def _softmax_if_logits(row: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum()
 
 
-class _ClassifierBase:
-    """Shared threshold, category and finding construction for model backends."""
+class ModelBackend:
+    """Shared threshold, category and finding construction for model backends.
+
+    ``reads`` says which side of a model call the SDK's ``Monitor`` scans with it: ``"input"``
+    (prompts) or ``"output"`` (answers); by default input for the prompt-injection archetype
+    and output for the others.
+    """
 
     def __init__(self, name: str, category: str, archetype: str, threshold: float,
-                 max_chars: int) -> None:  # fmt: skip
+                 max_chars: int, reads: str | None = None) -> None:  # fmt: skip
         if archetype not in ARCHETYPES:
             raise InvalidInput(f"unknown archetype {archetype!r}")
+        if reads is None:
+            reads = "input" if archetype == "prompt_injection" else "output"
+        if reads not in ("input", "output"):
+            raise InvalidInput(f'"reads" must be "input" or "output", not {reads!r}')
+        self.reads = reads
         self.name = name
         self.category = category
         self.archetype = archetype
@@ -112,7 +123,7 @@ class _ClassifierBase:
         return mark_truncated(found, self.max_chars) if truncated else found  # fmt: skip
 
 
-class OnnxClassifier(_ClassifierBase):
+class OnnxClassifier(ModelBackend):
     """A local ONNX text classifier run with onnxruntime on the CPU."""
 
     def __init__(self, model_path: str | Path, *, name: str = "onnx_classifier",
@@ -120,8 +131,8 @@ class OnnxClassifier(_ClassifierBase):
                  threshold: float = 0.5, positive_index: int = 1, features: int = 256,
                  tokenizer_path: str | Path | None = None, max_chars: int = 4000,
                  featurizer: Callable[[str], Mapping[str, np.ndarray]] | None = None,
-                 ) -> None:  # fmt: skip
-        super().__init__(name, category, archetype, threshold, max_chars)
+                 reads: str | None = None) -> None:  # fmt: skip
+        super().__init__(name, category, archetype, threshold, max_chars, reads)
         path = Path(model_path)
         if not path.is_file():
             raise InvalidInput(f"ONNX model not found: {path}")
@@ -165,15 +176,15 @@ class OnnxClassifier(_ClassifierBase):
         return float(probs[min(self.positive_index, len(probs) - 1)])
 
 
-class TransformersClassifier(_ClassifierBase):
+class TransformersClassifier(ModelBackend):
     """A local Hugging Face text-classification model (no download: local files only)."""
 
     def __init__(self, model_path: str | Path, *, name: str = "transformers_classifier",
                  category: str = "model_flagged", archetype: str = "unclassified",
                  threshold: float = 0.5, positive_labels: tuple[str, ...] = ("1", "LABEL_1",
                  "INJECTION", "TOXIC", "toxic", "injection", "positive"),
-                 max_chars: int = 4000) -> None:  # fmt: skip
-        super().__init__(name, category, archetype, threshold, max_chars)
+                 max_chars: int = 4000, reads: str | None = None) -> None:  # fmt: skip
+        super().__init__(name, category, archetype, threshold, max_chars, reads)
         path = Path(model_path)
         if not path.exists():
             raise InvalidInput(f"model folder not found: {path}")
@@ -190,14 +201,52 @@ class TransformersClassifier(_ClassifierBase):
         return float(sum(r["score"] for r in rows if str(r["label"]) in self.positive_labels))
 
 
-def build_backend(config: Mapping[str, Any]) -> TextDetector:
+_BACKENDS: dict[str, type[ModelBackend]] = {
+    "onnx": OnnxClassifier,
+    "transformers": TransformersClassifier,
+}
+# The file that makes a folder a detector: ``get_detector("path/to/folder")`` builds it.
+MANIFEST = "quell-detector.json"
+# Keys a manifest may carry for people, not for the constructor.
+_NOTES = frozenset({"about"})
+
+
+def build_backend(config: Mapping[str, Any]) -> ModelBackend:
     """Build a model backend from a plain dict: ``{"type": "onnx"|"transformers", "path": ...}``."""
     kind = config.get("type")
-    options = {k: v for k, v in config.items() if k not in ("type", "path")}
     if "path" not in config:
         raise InvalidInput('detector backend needs "path"')
-    if kind == "onnx":
-        return OnnxClassifier(config["path"], **options)
-    if kind == "transformers":
-        return TransformersClassifier(config["path"], **options)
-    raise InvalidInput(f'detector backend "type" must be onnx or transformers, not {kind!r}')
+    cls = _BACKENDS.get(str(kind))
+    if cls is None:
+        raise InvalidInput(f'detector backend "type" must be onnx or transformers, not {kind!r}')
+    options = {k: v for k, v in config.items() if k not in ("type", "path") and k not in _NOTES}
+    known = set(inspect.signature(cls.__init__).parameters) - {"self", "model_path"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise InvalidInput(
+            f"unknown {kind} backend option(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    return cls(config["path"], **options)
+
+
+def load_backend_folder(folder: str | Path) -> ModelBackend:
+    """Build the detector a folder's ``quell-detector.json`` describes.
+
+    The manifest is a ``build_backend`` config whose ``path`` and ``tokenizer_path`` are
+    relative to the folder, so a model folder can be moved or shared whole.
+    """
+    root = Path(folder)
+    manifest = root / MANIFEST
+    try:
+        config = json.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput(f"{root} holds no {MANIFEST}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"{manifest} is not readable JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise InvalidInput(f"{manifest} must hold a JSON object")
+    for key in ("path", "tokenizer_path"):
+        if isinstance(config.get(key), str):
+            config[key] = str(root / config[key])
+    return build_backend(config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from quell.errors import InvalidInput
@@ -154,12 +155,18 @@ DEFAULT_TEXT_DETECTORS: tuple[str, ...] = (
 
 
 def get_detector(name: str) -> TextDetector:
-    """Build the registered detector called ``name``."""
+    """Build the registered detector called ``name``, or the model backend in folder ``name``."""
     try:
         factory = DETECTORS[name]
     except KeyError:
+        from quell.detection.backends import MANIFEST, load_backend_folder
+
+        if Path(name).is_dir():
+            return load_backend_folder(name)
         known = ", ".join(sorted(DETECTORS))
-        raise UnknownDetector(f"unknown detector {name!r}; known: {known}") from None
+        raise UnknownDetector(
+            f"unknown detector {name!r}; known: {known}, or a folder holding {MANIFEST}"
+        ) from None
     return factory()
 
 
