@@ -1,7 +1,9 @@
 """Benchmark quell's offline text detectors: quality on held-out data, and speed per core.
 
 Run from the repository root:  .venv/bin/python bench/detectors.py [--json] [--no-pin]
-[--speed-only]. ``--speed-only`` reads no final injection set: use it while tuning.
+[--speed-only] [--model FOLDER]. ``--speed-only`` reads no final injection set: use it while tuning.
+``--model`` adds an opt-in model folder's figures on the never-tuned final set (alone and beside
+the default injection detector) and its speed (bench/finetune_injection.py builds one).
 
 The process pins itself to CPU 0 (like ``taskset -c 0``) unless ``--no-pin`` is given, and
 speed is measured in CPU time, so figures read as texts per second on one core.
@@ -29,7 +31,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from quell.detection.base import default_text_detectors, get_detector  # noqa: E402
+from quell.detection.base import (  # noqa: E402
+    Finding,
+    TextDetector,
+    default_text_detectors,
+    get_detector,
+)
 from quell.detection.evaluate import evaluate  # noqa: E402
 from quell.detection.injection import PromptInjectionDetector  # noqa: E402
 
@@ -215,6 +222,39 @@ def _speed(texts: list[str], repeat: int = 3) -> dict[str, Any]:
             round(best), "per_detector_texts_per_second": per_detector}  # fmt: skip
 
 
+class _Either:
+    """Flags what either detector flags: a model folder run beside the default detector."""
+
+    def __init__(self, *detectors: TextDetector) -> None:
+        self.detectors = detectors
+        self.name = "+".join(d.name for d in detectors)
+
+    def scan(self, text: str) -> list[Finding]:
+        return [f for d in self.detectors for f in d.scan(text)]
+
+
+def model_quality(folder: Path) -> dict[str, Any]:
+    """An opt-in model folder on the never-tuned final set: alone, beside the default, speed."""
+    model = get_detector(str(folder))
+    final = DATA / FINAL_SETS[-1]
+    label = f"final set {len(FINAL_SETS)}"
+    results: dict[str, Any] = {
+        f"{model.name} / {label}, never tuned on": _pick(evaluate(model, final)),
+        f"{model.name} or prompt_injection / {label}": _pick(
+            evaluate(_Either(get_detector("prompt_injection"), model), final)
+        ),
+    }
+    ordinary = [json.loads(line)["text"] for line in _lines(DATA / "ordinary-prompts.jsonl")]
+    started = time.process_time()
+    for text in ordinary:
+        model.scan(text)
+    results[f"{model.name} / speed on {len(ordinary)} ordinary prompts, one core"] = {
+        "texts_per_second": round(len(ordinary) / (time.process_time() - started)),
+        "mean_chars": round(sum(map(len, ordinary)) / len(ordinary)),
+    }
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -222,11 +262,16 @@ def main() -> None:
     parser.add_argument(
         "--speed-only", action="store_true", help="speed alone (reads no final set)"
     )
+    parser.add_argument(
+        "--model", type=Path, help="also measure an opt-in model folder (quell-detector.json)"
+    )
     args = parser.parse_args()
     if not args.no_pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
     with tempfile.TemporaryDirectory() as tmp:
         q = {} if args.speed_only else quality(Path(tmp))
+        if args.model and not args.speed_only:
+            q.update(model_quality(args.model))
         s = speed(Path(tmp))
     if args.json:
         print(json.dumps({"quality": q, "speed": s}, indent=2))
@@ -237,7 +282,7 @@ def main() -> None:
             continue
         figures = ", ".join(
             f"{k}={v}" for k, v in r.items() if k not in ("span_per_type", "texts_per_second")
-        )
+        ) or f"{r['texts_per_second']} texts/s"
         print(f"{name}\n    {figures}")
         if "span_per_type" in r:
             print(f"    span recall per type: {r['span_per_type']}")
