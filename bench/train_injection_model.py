@@ -54,7 +54,7 @@ from linear import fit_logistic, fit_nb_logistic, write_model  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 # The final set no detector change has read: measured once per round by bench/detectors.py.
-HELD_OUT = "injection-final-heldout-10.jsonl"
+HELD_OUT = "injection-final-heldout-12.jsonl"
 # Short notes on what a training group's writer was asked to stress, shown by bench/detectors.py.
 EMPHASIS = {
     "set4": "tricky", "set10": "casual", "set11": "framings", "set12": "obfuscation",
@@ -136,6 +136,11 @@ TRAIN: tuple[tuple[str, str], ...] = (
     ("ordinary-prompts-23.jsonl", "set23"),
     # Final set 9, measured untuned by round 8's detector (0.767 at 0%) and round 9's candidate.
     ("injection-final-heldout-9.jsonl", "final9"),
+    # Final set 10, measured untuned by rounds 8 and 10 (round 10: 0.750 at 0.68%), and final
+    # set 11, measured untuned by round 10 (0.846 at 0.48%); both also measured once untuned by
+    # the first fine-tuned transformer (bench/finetune_injection.py); training data since round 11.
+    ("injection-final-heldout-10.jsonl", "final10"),
+    ("injection-final-heldout-11.jsonl", "final11"),
 )
 # Where the combination of rules and model is calibrated (round 8): final sets written by
 # helpers who never saw the detector, whose ordinary prompts are mixed as the target's are
@@ -146,7 +151,7 @@ TRAIN: tuple[tuple[str, str], ...] = (
 # look-alikes, so 1% on them meant a needlessly high bar for the model. On final sets 4-7, with
 # each set's rules as they were before anyone read it (bench/rules_then.py), the model alone
 # at 0.9 found 0.861 of attacks at 0.66% ordinary flagged; round 7's calibration 0.780 at 0.91%.
-CALIBRATION_GROUPS = ("final5", "final6", "final7", "final8", "final9")
+CALIBRATION_GROUPS = ("final5", "final6", "final7", "final8", "final9", "final10", "final11")
 OUT = ROOT / "src" / "quell" / "detection" / "data" / "injection_model.json"
 L2 = float(os.environ.get("QUELL_L2", "1.0"))
 PRUNE = 0.02
