@@ -173,6 +173,12 @@ def test_a_model_folder_is_a_detector_by_its_path(tmp_path: Path) -> None:
         ('{"type": "onnx", "path": "model.onnx", "colour": "red"}', "unknown onnx backend option"),
         ('{"type": "onnx", "path": "model.onnx", "reads": "both"}', '"reads" must be'),
         ('{"type": "onnx", "path": "absent.onnx"}', "ONNX model not found"),
+        ('{"type": "onnx", "path": 7}', 'needs "path"'),
+        ('{"type": "onnx", "path": "model.onnx", "threshold": "high"}', '"threshold" must be'),
+        ('{"type": "onnx", "path": "model.onnx", "threshold": 1.5}', '"threshold" must be'),
+        ('{"type": "onnx", "path": "tokenizer.json"}', "cannot load ONNX model"),
+        ('{"type": "onnx", "path": "model.onnx", "tokenizer_path": "model.onnx"}',
+         "cannot load tokenizer"),
     ],
 )
 def test_bad_model_folders_are_refused_clearly(

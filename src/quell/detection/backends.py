@@ -90,6 +90,12 @@ class ModelBackend:
             reads = "input" if archetype == "prompt_injection" else "output"
         if reads not in ("input", "output"):
             raise InvalidInput(f'"reads" must be "input" or "output", not {reads!r}')
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not (
+            0.0 <= threshold <= 1.0
+        ):
+            raise InvalidInput(f'"threshold" must be a number from 0 to 1, not {threshold!r}')
+        if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
+            raise InvalidInput(f'"max_chars" must be a positive whole number, not {max_chars!r}')
         self.reads = reads
         self.name = name
         self.category = category
@@ -139,8 +145,11 @@ class OnnxClassifier(ModelBackend):
         ort = _require("onnxruntime", "onnx")
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options,
-                                            providers=["CPUExecutionProvider"])  # fmt: skip
+        try:
+            self.session = ort.InferenceSession(str(path), options,
+                                                providers=["CPUExecutionProvider"])  # fmt: skip
+        except Exception as exc:  # onnxruntime raises its own types for a bad file
+            raise InvalidInput(f"cannot load ONNX model {path}: {exc}") from None
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.positive_index = positive_index
         self.features = features
@@ -156,7 +165,10 @@ class OnnxClassifier(ModelBackend):
 
     def _tokenizer_featurizer(self, path: Path) -> Callable[[str], Mapping[str, np.ndarray]]:
         tokenizers = _require("tokenizers", "onnx")
-        tok = tokenizers.Tokenizer.from_file(str(path))
+        try:
+            tok = tokenizers.Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises a bare Exception for a missing or bad file
+            raise InvalidInput(f"cannot load tokenizer {path}: {exc}") from None
         names = self.input_names
 
         def featurize(text: str) -> dict[str, np.ndarray]:
@@ -214,8 +226,8 @@ _NOTES = frozenset({"about"})
 def build_backend(config: Mapping[str, Any]) -> ModelBackend:
     """Build a model backend from a plain dict: ``{"type": "onnx"|"transformers", "path": ...}``."""
     kind = config.get("type")
-    if "path" not in config:
-        raise InvalidInput('detector backend needs "path"')
+    if not isinstance(config.get("path"), str | Path):
+        raise InvalidInput('detector backend needs "path" (a file or folder)')
     cls = _BACKENDS.get(str(kind))
     if cls is None:
         raise InvalidInput(f'detector backend "type" must be onnx or transformers, not {kind!r}')
