@@ -2,7 +2,7 @@
 
 Run from the repository root:  .venv/bin/python bench/detectors.py [--json] [--no-pin]
 [--speed-only] [--model FOLDER]. ``--speed-only`` reads no final injection set: use it while tuning.
-``--model`` adds an opt-in model folder's figures on the never-tuned final set (alone and beside
+``--model`` adds an opt-in model folder's figures on the never-tuned final sets (alone and beside
 the default injection detector) and its speed (bench/finetune_injection.py builds one).
 
 The process pins itself to CPU 0 (like ``taskset -c 0``) unless ``--no-pin`` is given, and
@@ -10,8 +10,8 @@ speed is measured in CPU time, so figures read as texts per second on one core.
 
 Data:
 - bench/data/*.jsonl: hand-written for quell (ordinary prompts, injections, toxicity). The
-  last of FINAL_SETS is the never-tuned injection set, reported with a per-kind breakdown and
-  left out of the speed corpora.
+  last of FINAL_SETS (the trainer's HELD_OUT) are the never-tuned injection sets, reported with
+  a per-kind breakdown and left out of the speed corpora.
 - /work/shared/datasets/*.jsonl (or $QUELL_DATASETS): development samples, read in place and
   split in two halves by line order; the first half was used for tuning, the second is reported
   as held out. Missing files are skipped with a note.
@@ -77,11 +77,11 @@ def _pick(result: dict[str, Any]) -> dict[str, Any]:
 
 # Final injection sets, oldest first, and the training sets, as the trainer lists them. Each
 # final set was committed before the detector changes of its round and measured once untuned at
-# the end of it; the last (the trainer's HELD_OUT) is the one never tuned on, the earlier ones
+# the end of it; the last ones (the trainer's HELD_OUT) are never tuned on, the earlier ones
 # are training data since.
 FINAL_SETS: tuple[str, ...] = (
     *(name for name, group in TRAIN if group.startswith("final")),
-    HELD_OUT,
+    *HELD_OUT,
 )
 
 
@@ -126,14 +126,15 @@ def by_kind(path: Path) -> dict[str, str]:
 def injection_quality(tmp: Path) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     inj = get_detector("prompt_injection")
-    *earlier, final = FINAL_SETS
-    rows = [json.loads(line) for line in _lines(DATA / final)]
-    label = f"final set {len(FINAL_SETS)} ({_counts(rows)})"
-    results[f"prompt_injection / {label}, never tuned on"] = _pick(evaluate(inj, DATA / final))
-    results[f"prompt_injection / {label}, rules only (no word model)"] = _pick(
-        evaluate(PromptInjectionDetector(model=False), DATA / final)
-    )
-    results[f"prompt_injection / {label}, per kind"] = by_kind(DATA / final)
+    earlier = FINAL_SETS[: -len(HELD_OUT)]
+    for number, final in enumerate(HELD_OUT, start=len(earlier) + 1):
+        rows = [json.loads(line) for line in _lines(DATA / final)]
+        label = f"final set {number} ({_counts(rows)})"
+        results[f"prompt_injection / {label}, never tuned on"] = _pick(evaluate(inj, DATA / final))
+        results[f"prompt_injection / {label}, rules only (no word model)"] = _pick(
+            evaluate(PromptInjectionDetector(model=False), DATA / final)
+        )
+        results[f"prompt_injection / {label}, per kind"] = by_kind(DATA / final)
     for number, name in enumerate(earlier, start=1):
         earlier_rows = [json.loads(line) for line in _lines(DATA / name)]
         results[
@@ -187,8 +188,8 @@ def speed(tmp: Path) -> dict[str, Any]:
     """Texts per second for all default detectors together, per corpus and overall."""
     corpora: dict[str, list[str]] = {}
     for path in sorted(DATA.glob("*.jsonl")) + sorted(SHARED.glob("*-dev.jsonl")):
-        if path.name == FINAL_SETS[-1]:
-            continue  # never read outside the one measurement of quality()
+        if path.name in HELD_OUT:
+            continue  # never read outside the measurements of quality()
         for line in _lines(path):
             obj = json.loads(line)
             corpora.setdefault(path.name, []).append(obj.get("text") or obj.get("full_text") or "")
@@ -234,16 +235,16 @@ class _Either:
 
 
 def model_quality(folder: Path) -> dict[str, Any]:
-    """An opt-in model folder on the never-tuned final set: alone, beside the default, speed."""
+    """An opt-in model folder on the never-tuned final sets: alone, beside the default, speed."""
     model = get_detector(str(folder))
-    final = DATA / FINAL_SETS[-1]
-    label = f"final set {len(FINAL_SETS)}"
-    results: dict[str, Any] = {
-        f"{model.name} / {label}, never tuned on": _pick(evaluate(model, final)),
-        f"{model.name} or prompt_injection / {label}": _pick(
-            evaluate(_Either(get_detector("prompt_injection"), model), final)
-        ),
-    }
+    either = _Either(get_detector("prompt_injection"), model)
+    results: dict[str, Any] = {}
+    for number, name in enumerate(HELD_OUT, start=len(FINAL_SETS) - len(HELD_OUT) + 1):
+        label = f"final set {number}"
+        results[f"{model.name} / {label}, never tuned on"] = _pick(evaluate(model, DATA / name))
+        results[f"{model.name} or prompt_injection / {label}"] = _pick(
+            evaluate(either, DATA / name)
+        )
     ordinary = [json.loads(line)["text"] for line in _lines(DATA / "ordinary-prompts.jsonl")]
     started = time.process_time()
     for text in ordinary:

