@@ -36,6 +36,7 @@ from quell.detection.base import (  # noqa: E402
     TextDetector,
     default_text_detectors,
     get_detector,
+    scan_text,
 )
 from quell.detection.evaluate import evaluate  # noqa: E402
 from quell.detection.injection import PromptInjectionDetector  # noqa: E402
@@ -105,6 +106,11 @@ def _training_sets() -> dict[str, tuple[list[str], list[str]]]:
 TRAINING_SETS = _training_sets()
 
 
+def _held_out() -> list[tuple[int, str]]:
+    """(final set number, file) of each never-tuned final set: they close FINAL_SETS."""
+    return list(enumerate(HELD_OUT, start=len(FINAL_SETS) - len(HELD_OUT) + 1))
+
+
 def _counts(rows: list[dict[str, Any]]) -> str:
     attacks = sum(1 for r in rows if r["label"])
     return f"{attacks} attacks + {len(rows) - attacks} ordinary"
@@ -126,8 +132,7 @@ def by_kind(path: Path) -> dict[str, str]:
 def injection_quality(tmp: Path) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     inj = get_detector("prompt_injection")
-    earlier = FINAL_SETS[: -len(HELD_OUT)]
-    for number, final in enumerate(HELD_OUT, start=len(earlier) + 1):
+    for number, final in _held_out():
         rows = [json.loads(line) for line in _lines(DATA / final)]
         label = f"final set {number} ({_counts(rows)})"
         results[f"prompt_injection / {label}, never tuned on"] = _pick(evaluate(inj, DATA / final))
@@ -135,7 +140,7 @@ def injection_quality(tmp: Path) -> dict[str, dict[str, Any]]:
             evaluate(PromptInjectionDetector(model=False), DATA / final)
         )
         results[f"prompt_injection / {label}, per kind"] = by_kind(DATA / final)
-    for number, name in enumerate(earlier, start=1):
+    for number, name in enumerate(FINAL_SETS[: -len(HELD_OUT)], start=1):
         earlier_rows = [json.loads(line) for line in _lines(DATA / name)]
         results[
             f"prompt_injection / final set {number} ({_counts(earlier_rows)}), now tuned and "
@@ -231,7 +236,7 @@ class _Either:
         self.name = "+".join(d.name for d in detectors)
 
     def scan(self, text: str) -> list[Finding]:
-        return [f for d in self.detectors for f in d.scan(text)]
+        return scan_text(text, self.detectors)
 
 
 def model_quality(folder: Path) -> dict[str, Any]:
@@ -239,7 +244,7 @@ def model_quality(folder: Path) -> dict[str, Any]:
     model = get_detector(str(folder))
     either = _Either(get_detector("prompt_injection"), model)
     results: dict[str, Any] = {}
-    for number, name in enumerate(HELD_OUT, start=len(FINAL_SETS) - len(HELD_OUT) + 1):
+    for number, name in _held_out():
         label = f"final set {number}"
         results[f"{model.name} / {label}, never tuned on"] = _pick(evaluate(model, DATA / name))
         results[f"{model.name} or prompt_injection / {label}"] = _pick(

@@ -32,8 +32,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_injection_model import load
+from train_injection_model import rates as recall_and_fpr
 
-from quell.detection.backends import MANIFEST, build_backend
+from quell.detection.backends import MANIFEST, load_backend_folder
 from quell.detection.injection import PromptInjectionDetector
 
 
@@ -65,10 +66,8 @@ def threshold_at(p: np.ndarray, y: np.ndarray, fpr: float) -> float:
 
 
 def rates(flag: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    tp = int((flag & (y == 1)).sum())
-    fp = int((flag & (y == 0)).sum())
-    recall = tp / max(1, int((y == 1).sum()))
-    fpr = fp / max(1, int((y == 0).sum()))
+    """The trainer's recall and false-flag rate, rounded for printing, with balanced accuracy."""
+    recall, fpr = recall_and_fpr(flag, y)
     return {"recall": round(recall, 3), "flagged_ordinary": round(fpr, 4),
             "balanced_accuracy": round((recall + 1 - fpr) / 2, 3)}  # fmt: skip
 
@@ -159,14 +158,14 @@ def main() -> None:
     tok.backend_tokenizer.save(str(args.out / "tokenizer.json"))
 
     # The threshold is chosen on the artifact as shipped (after export and any quantisation),
-    # through the same backend class a user's quell loads it with.
-    manifest = {
-        "type": "onnx", "path": "model.onnx", "tokenizer_path": "tokenizer.json",
+    # loaded from its folder the way a user's quell loads it.
+    manifest: dict[str, object] = {
+        "type": "onnx", "path": onnx_path.name, "tokenizer_path": "tokenizer.json",
         "name": "injection_model", "category": "model_injection",
         "archetype": "prompt_injection", "reads": "input", "threshold": 0.5,
     }  # fmt: skip
-    detector = build_backend({**manifest, "path": str(onnx_path),
-                              "tokenizer_path": str(args.out / "tokenizer.json")})  # fmt: skip
+    (args.out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    detector = load_backend_folder(args.out)
     hold_p = np.array([detector.probability(texts[i]) for i in hold_idx])
     hold_y = labels[hold_idx].astype(int)
     cut = threshold_at(hold_p, hold_y, args.fpr)
